@@ -1,0 +1,99 @@
+# Ember: a deep-learning environment scripted in Lua 5.4, written in C.
+#   make            build build/th (the interpreter) and build/torch/core.so
+#   make test       install missing packages, build, run every spec
+#   make run        the demo: tensors and what th can do
+#   make sanitize   build with ASan + UBSan into build-san/ and run the specs there
+#   make bench      side-by-side benchmarks against PyTorch
+#   make install PREFIX=/usr/local
+# CUDA: kernels/ is compiled when nvcc is found (CUDA=0 turns it off).
+
+CC       ?= gcc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+OPT      ?= -O2
+LUA_INC  ?= /usr/include/lua5.4
+LUA_LIB  ?= -llua5.4
+BUSTED   ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
+
+WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+       -Wold-style-definition -Wformat=2 -Wundef -Wwrite-strings -Wimplicit-fallthrough \
+       -Wvla -Wno-format-nonliteral
+CFLAGS  += -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) -I$(LUA_INC) -D_GNU_SOURCE $(EXTRA_CFLAGS)
+LDLIBS  += -fopenmp -lm -ldl -lpthread
+
+# ---- CUDA, where nvcc exists ----
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCCFLAGS  ?= -O2 -std=c++17 -Xcompiler -fPIC \
+              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -gencode arch=compute_90,code=compute_90
+CFLAGS     += -DEM_HAVE_CUDA
+CUDA_SRC   := $(wildcard kernels/*.cu)
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
+endif
+
+CORE_SRC := $(wildcard core/*.c core/cpu/*.c)
+BIND_SRC := $(filter-out bindings/th.c,$(wildcard bindings/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
+HEADERS  := $(wildcard core/*.h core/cpu/*.h bindings/*.h kernels/*.h)
+
+.PHONY: all deps test run sanitize bench install uninstall clean
+
+all: $(BUILD)/th $(BUILD)/torch/core.so
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/th: $(BUILD)/obj/bindings/th.o $(BIND_OBJ) $(CORE_OBJ) $(CUDA_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIB) $(LDLIBS)
+
+# The C module for a stock lua5.4 (make install puts it on lua's cpath).
+$(BUILD)/torch/core.so: $(BIND_OBJ) $(CORE_OBJ) $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/th $(BUSTED) -o spec/support/output.lua spec
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/th scripts/examples/demo.lua
+
+# ASan + UBSan; the caching allocator is off there so use-after-free is caught.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san CUDA=0 OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DEM_SANITIZE" \
+	  LDFLAGS="-fsanitize=address,undefined" build-san/th
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  EMBER_SANITIZE=1 build-san/th $(BUSTED) -o spec/support/output.lua spec
+
+bench: all
+	../shared/bench/compare gemm op_overhead startup
+
+LUA_SHARE = $(DESTDIR)$(PREFIX)/share/lua/5.4
+LUA_CLIB  = $(DESTDIR)$(PREFIX)/lib/lua/5.4
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(LUA_SHARE) $(LUA_CLIB)/torch
+	install -m 755 $(BUILD)/th $(DESTDIR)$(PREFIX)/bin/th
+	install -m 755 $(BUILD)/torch/core.so $(LUA_CLIB)/torch/core.so
+	cd lua && find . -name '*.lua' -exec install -D -m 644 {} $(LUA_SHARE)/{} \;
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/th $(LUA_CLIB)/torch/core.so
+	cd lua && find . -name '*.lua' -exec rm -f $(LUA_SHARE)/{} \;
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,131 @@
+/* Caching CPU allocator: size classes of four steps per power of two (at most 25%
+ * rounding waste), a LIFO free list per class, guarded by one mutex so loader
+ * threads can share it. */
+#include "alloc.h"
+#include "error.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define N_CLASSES 256
+#define MIN_BLOCK 64
+
+typedef struct block {
+    struct block *next;
+} block;
+
+static block *free_lists[N_CLASSES];
+static em_alloc_stats stats;
+static int64_t cache_limit;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Class index and rounded size of a request. Sizes up to 256 B round to 64 B;
+ * above that, each power of two [2^k, 2^(k+1)) is split in four classes. */
+static int size_class(size_t n, size_t *rounded)
+{
+    if (n <= 256) {
+        size_t r = (n + MIN_BLOCK - 1) / MIN_BLOCK * MIN_BLOCK;
+        if (r == 0)
+            r = MIN_BLOCK;
+        *rounded = r;
+        return (int)(r / MIN_BLOCK) - 1; /* 0..3 */
+    }
+    int k = 63 - __builtin_clzll((unsigned long long)(n - 1)); /* 2^k < n <= 2^(k+1) */
+    size_t base = (size_t)1 << k;
+    size_t step = base / 4;
+    size_t q = (n - base + step - 1) / step; /* 1..4 */
+    *rounded = base + q * step;
+    return 4 + (k - 8) * 4 + (int)(q - 1);
+}
+
+static void drop_cache_locked(void)
+{
+    for (int c = 0; c < N_CLASSES; c++) {
+        block *b = free_lists[c];
+        while (b) {
+            block *next = b->next;
+            free(b);
+            b = next;
+        }
+        free_lists[c] = NULL;
+    }
+    stats.cached = 0;
+}
+
+void *em_alloc_cpu(size_t nbytes)
+{
+    size_t rounded;
+    int c = size_class(nbytes, &rounded);
+    pthread_mutex_lock(&lock);
+    stats.n_alloc++;
+    if (c < N_CLASSES && free_lists[c]) {
+        block *b = free_lists[c];
+        free_lists[c] = b->next;
+        stats.cached -= (int64_t)rounded;
+        stats.allocated += (int64_t)rounded;
+        if (stats.allocated > stats.peak_allocated)
+            stats.peak_allocated = stats.allocated;
+        pthread_mutex_unlock(&lock);
+        return b;
+    }
+    stats.n_system_alloc++;
+    pthread_mutex_unlock(&lock);
+
+    void *p = NULL;
+    if (posix_memalign(&p, 64, rounded) != 0) {
+        /* under memory pressure: give the cache back and try once more */
+        pthread_mutex_lock(&lock);
+        drop_cache_locked();
+        pthread_mutex_unlock(&lock);
+        if (posix_memalign(&p, 64, rounded) != 0) {
+            em_error("out of memory: cannot allocate %zu bytes", nbytes);
+            return NULL;
+        }
+    }
+    pthread_mutex_lock(&lock);
+    stats.allocated += (int64_t)rounded;
+    if (stats.allocated > stats.peak_allocated)
+        stats.peak_allocated = stats.allocated;
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+void em_free_cpu(void *p, size_t nbytes)
+{
+    if (!p)
+        return;
+    size_t rounded;
+    int c = size_class(nbytes, &rounded);
+    pthread_mutex_lock(&lock);
+    stats.allocated -= (int64_t)rounded;
+    if (cache_limit == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        cache_limit = (pages > 0 && psize > 0) ? (int64_t)pages * psize / 4 : ((int64_t)1 << 30);
+    }
+    if (c < N_CLASSES && stats.cached + (int64_t)rounded <= cache_limit) {
+        block *b = p;
+        b->next = free_lists[c];
+        free_lists[c] = b;
+        stats.cached += (int64_t)rounded;
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    pthread_mutex_unlock(&lock);
+    free(p);
+}
+
+void em_alloc_empty_cache(void)
+{
+    pthread_mutex_lock(&lock);
+    drop_cache_locked();
+    pthread_mutex_unlock(&lock);
+}
+
+em_alloc_stats em_alloc_get_stats(void)
+{
+    pthread_mutex_lock(&lock);
+    em_alloc_stats s = stats;
+    pthread_mutex_unlock(&lock);
+    return s;
+}

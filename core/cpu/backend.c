@@ -1,0 +1,11 @@
+/* The CPU backend: allocator plus each kernel family's registration. */
+#include "../alloc.h"
+#include "../dispatch.h"
+#include "cpu.h"
+
+void em_cpu_backend_init(em_backend *be)
+{
+    be->alloc = em_alloc_cpu;
+    be->free = em_free_cpu;
+    em_cpu_register_copy(be);
+}

@@ -1,0 +1,9 @@
+/* Registration functions of the CPU kernel families (one per core/cpu/ file). */
+#ifndef EM_CPU_H
+#define EM_CPU_H
+
+#include "../dispatch.h"
+
+void em_cpu_register_copy(em_backend *be);
+
+#endif

@@ -1,0 +1,63 @@
+/* The single dispatch point: one backend table per device type.
+ * Device-independent op code (shape checks, dtype promotion, allocation) lives in
+ * the core/ op files and calls its kernel through em_kernel_get(id, device), so a CUDA
+ * backend slots in by filling its own table. Each op family declares its kernel's
+ * typed signature in its own header and casts the em_kernel_fn it gets back. */
+#ifndef EM_DISPATCH_H
+#define EM_DISPATCH_H
+
+#include <stddef.h>
+
+#include "tensor.h"
+
+typedef enum em_kernel_id {
+    /* memory */
+    EM_K_COPY,          /* em_copy_kernel: dst <- src, any dtypes and strides, same shape */
+    EM_K_FILL,          /* em_fill_kernel */
+    /* elementwise */
+    EM_K_UNARY,
+    EM_K_BINARY,
+    EM_K_TERNARY,
+    /* reductions and scans */
+    EM_K_REDUCE,
+    EM_K_REDUCE_INDEX,
+    EM_K_SCAN,
+    EM_K_SORT,
+    /* linear algebra */
+    EM_K_GEMM,
+    /* indexing */
+    EM_K_INDEX_SELECT,
+    EM_K_INDEX_PUT,     /* index_add_/index_copy_/index_fill_ */
+    EM_K_GATHER,
+    EM_K_SCATTER,
+    EM_K_MASKED,
+    /* random numbers */
+    EM_K_RANDOM,
+    /* room for later families (conv, pooling, optimizer steps, ...) */
+    EM_K_COUNT = 64
+} em_kernel_id;
+
+typedef void (*em_kernel_fn)(void);
+
+typedef struct em_backend {
+    const char *name;
+    void *(*alloc)(size_t nbytes);
+    void (*free)(void *p, size_t nbytes);
+    em_kernel_fn kernels[EM_K_COUNT];
+} em_backend;
+
+/* The backend of a device, or NULL with an error set (e.g. no GPU). */
+const em_backend *em_backend_get(em_device dev);
+/* The kernel for id on dev, or NULL with "op: not supported on <device>" set. */
+em_kernel_fn em_kernel_get(em_kernel_id id, em_device dev, const char *op);
+
+/* Registration, called once by each backend's init. */
+void em_backend_register(em_device_type type, em_backend *be);
+
+/* Fills the CPU table; called from em_init(). */
+void em_cpu_backend_init(em_backend *be);
+
+/* Sets up the library (backends, thread count); idempotent. */
+void em_init(void);
+
+#endif
