@@ -1,0 +1,37 @@
+-- Tensor basics: construction from tables, sizes, dtypes, views, copies.
+local torch = require 'torch'
+local H = require 'spec.support.helpers'
+
+describe('torch.tensor', function()
+  it('gives int64 for Lua integers and float32 for floats', function()
+    assert.equal('int64', torch.tensor { 1, 2, 3 }.dtype)
+    assert.equal('float32', torch.tensor { 1, 2.5 }.dtype)
+    assert.equal('bool', torch.tensor { true, false }.dtype)
+  end)
+  it('builds nested shapes and honours dtype', function()
+    local x = torch.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, { dtype = 'float64' })
+    assert.equal('float64', x.dtype)
+    assert.same({ 2, 3 }, { x:size(1), x:size(2) })
+    H.assert_close(x, { { 1, 2, 3 }, { 4, 5, 6 } })
+  end)
+  it('rejects ragged tables with a clear error', function()
+    H.assert_error(function() torch.tensor { { 1, 2 }, { 3 } } end, 'ragged')
+    H.assert_error(function() torch.tensor { 'a' } end, 'expected numbers')
+  end)
+end)
+
+describe('views', function()
+  it('transposes without copying and copies back contiguously', function()
+    local x = torch.tensor { { 1, 2, 3 }, { 4, 5, 6 } }
+    local t = x:t()
+    assert.is_false(t:is_contiguous())
+    assert.is_true(t:is_set_to(x))
+    H.assert_close(t:contiguous(), { { 1, 4 }, { 2, 5 }, { 3, 6 } })
+  end)
+  it('reports incompatible views', function()
+    local x = torch.zeros(2, 3)
+    H.assert_error(function() x:view(4) end, 'view: shape 4 is invalid for input of size 6')
+    H.assert_error(function() x:t():view(6) end, 'use reshape')
+    assert.equal(6, x:t():reshape(6):numel())
+  end)
+end)
