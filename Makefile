@@ -43,16 +43,21 @@ HEADERS  := $(wildcard core/*.h core/cpu/*.h bindings/*.h kernels/*.h)
 
 .PHONY: all deps test run sanitize bench install uninstall clean
 
+# Objects are rebuilt when the flags change (e.g. CUDA=0 after CUDA=1).
+CONFIG_STAMP := $(BUILD)/.flags
+CONFIG_LINE  := $(CC) $(CFLAGS) CUDA=$(CUDA)
+$(shell mkdir -p $(BUILD); echo '$(CONFIG_LINE)' | cmp -s - $(CONFIG_STAMP) || echo '$(CONFIG_LINE)' > $(CONFIG_STAMP))
+
 all: $(BUILD)/th $(BUILD)/torch/core.so
 
 deps:
 	@scripts/install-deps
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu $(HEADERS)
+$(BUILD)/obj/%.o: %.cu $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 

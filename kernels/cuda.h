@@ -1,4 +1,4 @@
-/* The C interface of the CUDA backend (kernels/*.cu). Built only where nvcc
+/* The C interface of the CUDA backend (the .cu files in kernels/). Built only where nvcc
  * exists; the core reaches it through em_cuda_backend_load() and the dispatch
  * table, never directly. */
 #ifndef EM_KERNELS_CUDA_H

@@ -35,3 +35,57 @@ describe('views', function()
     assert.equal(6, x:t():reshape(6):numel())
   end)
 end)
+
+describe('memory', function()
+  it('keeps tensor memory bounded in a loop without collectgarbage', function()
+    -- 10 MB per iteration; the binding tells the collector about tensor bytes
+    local before = torch.memory_stats().allocated_bytes
+    for _ = 1, 300 do
+      local x = torch.empty(10 * 1024 * 1024 // 4)
+      x:fill_(1)
+    end
+    local after = torch.memory_stats().allocated_bytes
+    assert.is_true(after - before < 400 * 1024 * 1024,
+      ('live tensor bytes grew by %d MB'):format((after - before) // (1024 * 1024)))
+  end)
+  it('reuses freed blocks through the caching allocator', function()
+    local s0 = torch.memory_stats()
+    for _ = 1, 50 do
+      local x <close> = torch.empty(1000, 1000)
+    end
+    local s1 = torch.memory_stats()
+    -- with <close> each block is freed at once, so nearly all 50 come from the cache
+    assert.is_true(s1.num_system_allocs - s0.num_system_allocs <= 2)
+    assert.is_true(s1.cached_bytes > 0)
+    torch.empty_cache()
+    assert.equal(0, torch.memory_stats().cached_bytes)
+  end)
+  it('reports use of a closed tensor clearly', function()
+    local x = torch.zeros(3)
+    do
+      local y <close> = x
+    end
+    H.assert_error(function() return x:size() end, 'tensor was released (closed)')
+  end)
+end)
+
+describe('float16 and bfloat16', function()
+  it('store and convert values', function()
+    local x = torch.tensor({ 1.5, -2.25, 65504, 1e-7, 3.1415926 }, { dtype = 'float16' })
+    assert.equal('float16', x.dtype)
+    H.assert_close(x:float(), { 1.5, -2.25, 65504, 1.1920928955078125e-07, 3.140625 }, { rtol = 0, atol = 0 })
+    local b = torch.tensor({ 1.5, -2.25, 3.1415926 }, { dtype = 'bfloat16' })
+    H.assert_close(b:float(), { 1.5, -2.25, 3.140625 }, { rtol = 0, atol = 0 })
+    assert.equal(math.huge, torch.tensor({ 70000.0 }, { dtype = 'float16' }):float()[1])
+  end)
+end)
+
+describe('cuda', function()
+  it('is unavailable without a GPU and says so clearly', function()
+    if torch.cuda.is_available() then
+      assert.equal('cuda:0', torch.zeros(2):cuda().device)
+    else
+      H.assert_error(function() torch.zeros(2):cuda() end, 'cuda:')
+    end
+  end)
+end)
