@@ -8,6 +8,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Under AddressSanitizer cached blocks are poisoned (all but the free-list link),
+ * so a use after free is still caught although the block is not returned. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define N_CLASSES 256
 #define MIN_BLOCK 64
 
@@ -62,6 +73,7 @@ void *em_alloc_cpu(size_t nbytes)
     if (c < N_CLASSES && free_lists[c]) {
         block *b = free_lists[c];
         free_lists[c] = b->next;
+        UNPOISON(b, rounded);
         stats.cached -= (int64_t)rounded;
         stats.allocated += (int64_t)rounded;
         if (stats.allocated > stats.peak_allocated)
@@ -107,6 +119,7 @@ void em_free_cpu(void *p, size_t nbytes)
         block *b = p;
         b->next = free_lists[c];
         free_lists[c] = b;
+        POISON(b, rounded);
         stats.cached += (int64_t)rounded;
         pthread_mutex_unlock(&lock);
         return;

@@ -15,8 +15,10 @@ static em_backend cuda_backend;
 static bool cuda_tried;
 static void load_cuda(void)
 {
-    if (cuda_tried)
+    if (cuda_tried) {
+        em_error("cuda: no GPU is available on this machine");
         return;
+    }
     cuda_tried = true;
     if (em_cuda_backend_init(&cuda_backend) == 0)
         backends[EM_DEV_CUDA] = &cuda_backend;
