@@ -278,9 +278,7 @@ static em_tensor *expand_mask(const char *op, const em_tensor *mask, const em_te
         return NULL;
     int n;
     int64_t shape[EM_MAX_DIMS];
-    if (em_broadcast_shape(op, to->ndim, to->sizes, mask->ndim, mask->sizes, &n, shape) < 0)
-        return NULL;
-    if (n != to->ndim || memcmp(shape, to->sizes, (size_t)n * sizeof(int64_t)) != 0) {
+    if (em_broadcast_shape(op, to->ndim, to->sizes, mask->ndim, mask->sizes, &n, shape) < 0 || n != to->ndim || memcmp(shape, to->sizes, (size_t)n * sizeof(int64_t)) != 0) {
         char b1[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
         return em_error("%s: mask of shape %s cannot be broadcast to the input's shape %s", op,
                         em_tensor_shape_str(mask, b1, sizeof b1), em_tensor_shape_str(to, b2, sizeof b2)),
