@@ -1,55 +1,640 @@
-/* Element indexing through __index / __newindex with non-string keys.
- * x[i] selects along dim 1 (1-based, negative from the end). On a 1-d tensor it
- * gives a Lua number (Torch7's rule, so reading a value stays easy), except when
- * the tensor takes part in autograd: then a 0-d view keeps the graph. */
+/* Indexing: x[key] / x[key] = v for non-string keys, and the index ops
+ * (index_select, gather, scatter_, masked_fill_, nonzero, ...). Everything is
+ * 1-based and negative positions count from the end.
+ *   x[i]           select along dim 1; a 1-d tensor gives a Lua number (Torch7's
+ *                  rule) unless it takes part in autograd (a 0-d view keeps the graph)
+ *   x[{i, {a,b}}]  one entry per dim: an integer selects, {} keeps the dim, {a, b}
+ *                  or {a, b, step} is the inclusive range a..b, {a} is a..a
+ *   x[mask]        bool mask over the leading dims -> (count, rest...) copy
+ *   x[idx]         int64 tensor -> index_select along dim 1, shape idx.shape + rest
+ * Intermediate tensors are pushed on the Lua stack as soon as they exist, so a
+ * Lua error never leaks them. */
 #include "lua_ember.h"
+
+#include "../core/index.h"
+
+#include <string.h>
 
 static bool wants_tensor_result(const em_tensor *t)
 {
     return t->requires_grad || t->autograd != NULL;
 }
 
+/* pushes t (Lua owns it from now on) and returns it borrowed */
+static em_tensor *push(lua_State *L, em_tensor *t)
+{
+    emL_pushtensor(L, t);
+    return t;
+}
+
+/* A 1-based / negative index into a dim of size n -> 0-based, or a Lua error. */
+static int64_t index_pos(lua_State *L, lua_Integer i, int64_t n, int dim)
+{
+    if (i == 0 || i > n || i < -n)
+        luaL_error(L, "index: index %I is out of range for dimension %d of size %I%s", (lua_Integer)i, dim + 1,
+                   (lua_Integer)n, i == 0 ? " (indices are 1-based)" : "");
+    return i > 0 ? i - 1 : i + n;
+}
+
+/* The integer at idx, accepting floats with an integral value; errors name what. */
+static lua_Integer check_int(lua_State *L, int idx, const char *what)
+{
+    int ok;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok) {
+        if (lua_type(L, idx) == LUA_TNUMBER)
+            luaL_error(L, "index: %s must be an integer, got %s", what, lua_tostring(L, idx));
+        luaL_error(L, "index: %s must be an integer, got %s", what, luaL_typename(L, idx));
+    }
+    return v;
+}
+
+static void push_number_of(lua_State *L, em_tensor *t0)
+{
+    em_scalar s;
+    emL_check(L, em_item(t0, &s));
+    emL_pushscalar(L, s);
+}
+
+/* ---- x[{...}]: one entry per leading dim ---- */
+typedef struct dim_entry {
+    enum { ENTRY_SELECT, ENTRY_RANGE } kind;
+    int64_t start, stop, step; /* 0-based, stop exclusive */
+} dim_entry;
+
+/* Reads the key table at idx into entries (each entry e is dim e). Returns the
+ * count and sets *all_int when every entry selects. Raises on bad input. */
+static int parse_table_key(lua_State *L, int idx, const em_tensor *t, dim_entry *ent, bool *all_int)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    if (n > t->ndim)
+        luaL_error(L, "index: too many indices for a %d-d tensor (%I given)", t->ndim, n);
+    *all_int = n > 0;
+    for (int e = 0; e < (int)n; e++) {
+        int ty = lua_rawgeti(L, idx, e + 1);
+        int64_t size = t->sizes[e];
+        if (ty == LUA_TNUMBER) {
+            ent[e].kind = ENTRY_SELECT;
+            ent[e].start = index_pos(L, check_int(L, -1, "index"), size, e);
+        } else if (ty == LUA_TTABLE && !emL_totensor(L, -1)) {
+            *all_int = false;
+            ent[e].kind = ENTRY_RANGE;
+            int len = (int)lua_rawlen(L, -1);
+            if (len > 3)
+                luaL_error(L, "index: a range for dimension %d is {first, last} or {first, last, step}, got %d "
+                              "entries",
+                           e + 1, len);
+            if (len == 0) {
+                ent[e].start = 0;
+                ent[e].stop = size;
+                ent[e].step = 1;
+            } else {
+                lua_rawgeti(L, -1, 1);
+                lua_Integer a = check_int(L, -1, "range start");
+                lua_pop(L, 1);
+                lua_Integer b = a, step = 1;
+                if (len >= 2) {
+                    lua_rawgeti(L, -1, 2);
+                    b = check_int(L, -1, "range end");
+                    lua_pop(L, 1);
+                }
+                if (len == 3) {
+                    lua_rawgeti(L, -1, 3);
+                    step = check_int(L, -1, "range step");
+                    lua_pop(L, 1);
+                    if (step <= 0)
+                        luaL_error(L, "index: range step must be positive, got %I", step);
+                }
+                /* negative ends count from the end: -1 is the last */
+                lua_Integer a0 = a < 0 ? a + size + 1 : a, b0 = b < 0 ? b + size + 1 : b;
+                if (a0 < 1 || a0 > size + 1 || b0 < a0 - 1 || b0 > size || (a0 == size + 1 && b0 != size))
+                    luaL_error(L, "index: range %I..%I is out of range for dimension %d of size %I", a, b, e + 1,
+                               (lua_Integer)size);
+                ent[e].start = a0 - 1;
+                ent[e].stop = b0;
+                ent[e].step = step;
+            }
+        } else if (emL_totensor(L, -1)) {
+            luaL_error(L, "index: tensor entries inside an index table are not supported (entry %d); use "
+                          "index_select or a mask",
+                       e + 1);
+        } else {
+            luaL_error(L, "index: entry %d must be an integer or a {first, last} table, got %s", e + 1,
+                       luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    return (int)n;
+}
+
+/* The view x[{...}] pushed on the stack and returned (borrowed). */
+static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all_int)
+{
+    dim_entry ent[EM_MAX_DIMS];
+    int n = parse_table_key(L, key, t, ent, all_int);
+    em_tensor *cur = push(L, em_tensor_alias(t));
+    /* last entry first: selecting dim e leaves dims before e where they were */
+    for (int e = n - 1; e >= 0; e--) {
+        if (ent[e].kind == ENTRY_SELECT)
+            cur = push(L, em_select(cur, e, ent[e].start));
+        else if (ent[e].start != 0 || ent[e].stop != cur->sizes[e] || ent[e].step != 1)
+            cur = push(L, em_slice(cur, e, ent[e].start, ent[e].stop, ent[e].step));
+        else
+            continue;
+        lua_replace(L, -2);
+    }
+    return cur;
+}
+
+/* ---- x[mask] ---- */
+/* The mask (shape = t's leading dims) expanded to t's shape, pushed; *count is its
+ * number of set elements when count != NULL. */
+static em_tensor *push_expanded_mask(lua_State *L, em_tensor *t, em_tensor *mask)
+{
+    char b1[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
+    bool ok = mask->ndim <= t->ndim;
+    for (int d = 0; ok && d < mask->ndim; d++)
+        ok = mask->sizes[d] == t->sizes[d];
+    if (!ok)
+        luaL_error(L, "index: mask of shape %s does not match the indexed tensor's shape %s", 
+                   em_tensor_shape_str(mask, b1, sizeof b1), em_tensor_shape_str(t, b2, sizeof b2));
+    int64_t sizes[EM_MAX_DIMS], strides[EM_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) {
+        sizes[d] = t->sizes[d];
+        strides[d] = d < mask->ndim ? mask->strides[d] : 0;
+    }
+    return push(L, em_tensor_new_view(mask->storage, mask->dtype, mask->offset, t->ndim, sizes, strides));
+}
+
+static int64_t mask_count(lua_State *L, em_tensor *mask)
+{
+    em_tensor *nz = push(L, em_nonzero(mask));
+    int64_t c = nz->sizes[0];
+    lua_pop(L, 1);
+    return c;
+}
+
+/* x[mask]: (count, t.shape[mask.ndim:]...) */
+static void push_mask_select(lua_State *L, em_tensor *t, em_tensor *mask)
+{
+    emL_check(L, em_mask_check_dtype("index", mask));
+    em_tensor *m = push_expanded_mask(L, t, mask);
+    em_tensor *flat = push(L, em_masked_select(t, m));
+    int64_t sizes[EM_MAX_DIMS];
+    int nd = 1 + t->ndim - mask->ndim;
+    sizes[0] = -1;
+    for (int d = mask->ndim; d < t->ndim; d++)
+        sizes[d - mask->ndim + 1] = t->sizes[d];
+    int64_t inner = 1;
+    for (int d = 1; d < nd; d++)
+        inner *= sizes[d];
+    if (inner == 0)
+        sizes[0] = mask_count(L, mask);
+    push(L, em_view(flat, nd, sizes));
+}
+
+/* x[idx] for an integer tensor idx: index_select along dim 1 */
+static void push_index_select(lua_State *L, em_tensor *t, em_tensor *idx)
+{
+    if (t->ndim == 0)
+        luaL_error(L, "index: cannot index a 0-d tensor with a tensor");
+    emL_check(L, em_index_check("index", idx, 0, t->sizes[0]));
+    em_tensor *flat = push(L, em_reshape(idx, 1, (int64_t[]){ -1 }));
+    em_tensor *r = push(L, em_index_select(t, 0, flat));
+    int64_t sizes[EM_MAX_DIMS + 1];
+    int nd = idx->ndim + t->ndim - 1;
+    if (nd > EM_MAX_DIMS)
+        luaL_error(L, "index: the result would have %d dimensions (at most %d)", nd, EM_MAX_DIMS);
+    memcpy(sizes, idx->sizes, (size_t)idx->ndim * sizeof(int64_t));
+    for (int d = 1; d < t->ndim; d++)
+        sizes[idx->ndim + d - 1] = t->sizes[d];
+    push(L, em_view(r, nd, sizes));
+}
+
+static bool is_mask_dtype(em_dtype dt)
+{
+    return dt == EM_BOOL || dt == EM_UINT8;
+}
+
+static void check_tensor_key(lua_State *L, em_tensor *k)
+{
+    if (!is_mask_dtype(k->dtype) && !em_dtype_is_int(k->dtype))
+        luaL_error(L, "index: a tensor index must hold integers (int64) or a mask (bool), got %s",
+                   em_dtype_name(k->dtype));
+}
+
 int emL_tensor_index(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
-    if (lua_isinteger(L, 2)) {
+    int ty = lua_type(L, 2);
+    if (ty == LUA_TNUMBER) {
+        lua_Integer i = check_int(L, 2, "index");
         if (t->ndim == 0)
             return luaL_error(L, "index: cannot index a 0-d tensor (use x:item())");
-        int64_t i = emL_index_value(L, lua_tointeger(L, 2), t->sizes[0], 0);
+        int64_t p = index_pos(L, i, t->sizes[0], 0);
         if (t->ndim == 1 && !wants_tensor_result(t) && em_tensor_device(t).type == EM_DEV_CPU) {
-            emL_pushscalar(L, em_read_scalar((char *)em_tensor_data(t) + i * t->strides[0] *
-                                                                         (int64_t)em_dtype_size(t->dtype),
+            emL_pushscalar(L, em_read_scalar((char *)em_tensor_data(t) +
+                                                 p * t->strides[0] * (int64_t)em_dtype_size(t->dtype),
                                              t->dtype));
             return 1;
         }
-        emL_pushtensor(L, em_select(t, 0, i));
+        emL_pushtensor(L, em_select(t, 0, p));
         return 1;
     }
-    return luaL_error(L, "index: unsupported index of type %s", luaL_typename(L, 2));
+    em_tensor *k = emL_totensor(L, 2);
+    if (k) {
+        check_tensor_key(L, k);
+        if (is_mask_dtype(k->dtype))
+            push_mask_select(L, t, k);
+        else
+            push_index_select(L, t, k);
+        return 1;
+    }
+    if (ty == LUA_TTABLE) {
+        bool all_int;
+        em_tensor *v = push_table_view(L, t, 2, &all_int);
+        if (all_int && v->ndim == 0 && !wants_tensor_result(t))
+            push_number_of(L, v);
+        return 1;
+    }
+    return luaL_error(L, "index: unsupported index of type %s (expected an integer, a table, or an int64 or bool "
+                         "tensor)",
+                      luaL_typename(L, 2));
+}
+
+/* dst <- the value at idx (a number/boolean fills, a tensor copies with broadcasting) */
+static void assign(lua_State *L, em_tensor *dst, int idx)
+{
+    em_tensor *src = emL_totensor(L, idx);
+    if (src) {
+        emL_check(L, em_copy_(dst, src));
+    } else if (emL_isscalar(L, idx)) {
+        emL_check(L, em_fill_(dst, emL_checkscalar(L, idx)));
+    } else {
+        luaL_error(L, "index: cannot assign a %s to tensor elements (expected a number or a tensor)",
+                   luaL_typename(L, idx));
+    }
+}
+
+/* The value at idx as a scalar if it is a number or a one-element tensor. */
+static bool value_scalar(lua_State *L, int idx, em_scalar *s)
+{
+    em_tensor *v = emL_totensor(L, idx);
+    if (v) {
+        if (em_tensor_numel(v) != 1 || v->ndim > 0)
+            return false;
+        emL_check(L, em_item(v, s));
+        return true;
+    }
+    if (!emL_isscalar(L, idx))
+        luaL_error(L, "index: cannot assign a %s to tensor elements (expected a number or a tensor)",
+                   luaL_typename(L, idx));
+    *s = emL_checkscalar(L, idx);
+    return true;
+}
+
+/* v broadcast to sizes (nd dims) as a contiguous tensor, pushed */
+static em_tensor *push_values(lua_State *L, em_tensor *v, int nd, const int64_t *sizes)
+{
+    em_tensor *e = em_expand(v, nd, sizes);
+    if (!e) {
+        char b1[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
+        luaL_error(L, "index: shape mismatch: value tensor of shape %s cannot be broadcast to indexing result of "
+                      "shape %s",
+                   em_tensor_shape_str(v, b1, sizeof b1), em_shape_str(b2, sizeof b2, nd, sizes));
+    }
+    push(L, e);
+    return push(L, em_contiguous(e));
 }
 
 int emL_tensor_newindex(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
-    if (lua_isinteger(L, 2)) {
+    int ty = lua_type(L, 2);
+    if (ty == LUA_TNUMBER) {
+        lua_Integer i = check_int(L, 2, "index");
         if (t->ndim == 0)
             return luaL_error(L, "index: cannot index a 0-d tensor (use x:fill_(v))");
-        int64_t i = emL_index_value(L, lua_tointeger(L, 2), t->sizes[0], 0);
-        em_tensor *v = em_select(t, 0, i);
-        if (!v)
-            return emL_error(L);
-        em_tensor *src = emL_totensor(L, 3);
-        int rc = src ? em_copy_(v, src) : emL_isscalar(L, 3) ? em_fill_(v, emL_checkscalar(L, 3)) : -2;
-        em_tensor_release(v);
-        if (rc == -2)
-            return luaL_typeerror(L, 3, "number or tensor");
-        emL_check(L, rc);
+        em_tensor *v = push(L, em_select(t, 0, index_pos(L, i, t->sizes[0], 0)));
+        assign(L, v, 3);
         return 0;
     }
-    return luaL_error(L, "index: unsupported index of type %s", luaL_typename(L, 2));
+    if (ty == LUA_TTABLE && !emL_totensor(L, 2)) {
+        bool all_int;
+        em_tensor *v = push_table_view(L, t, 2, &all_int);
+        assign(L, v, 3);
+        return 0;
+    }
+    em_tensor *k = emL_totensor(L, 2);
+    if (!k)
+        return luaL_error(L, "index: unsupported index of type %s (expected an integer, a table, or an int64 or "
+                             "bool tensor)",
+                          luaL_typename(L, 2));
+    check_tensor_key(L, k);
+    em_scalar s;
+    bool scalar = value_scalar(L, 3, &s);
+    if (is_mask_dtype(k->dtype)) {
+        em_tensor *m = push_expanded_mask(L, t, k);
+        if (scalar) {
+            emL_check(L, em_masked_fill_(t, m, s));
+            return 0;
+        }
+        /* values broadcast to (count, rest...), then scattered in row-major order */
+        int64_t sizes[EM_MAX_DIMS];
+        int nd = 1 + t->ndim - k->ndim;
+        sizes[0] = mask_count(L, k);
+        for (int d = k->ndim; d < t->ndim; d++)
+            sizes[d - k->ndim + 1] = t->sizes[d];
+        em_tensor *vals = push_values(L, emL_totensor(L, 3), nd, sizes);
+        emL_check(L, em_masked_scatter_(t, m, vals));
+        return 0;
+    }
+    if (t->ndim == 0)
+        return luaL_error(L, "index: cannot index a 0-d tensor with a tensor");
+    emL_check(L, em_index_check("index", k, 0, t->sizes[0]));
+    em_tensor *flat = push(L, em_reshape(k, 1, (int64_t[]){ -1 }));
+    if (scalar) {
+        emL_check(L, em_index_fill_(t, 0, flat, s));
+        return 0;
+    }
+    int64_t sizes[EM_MAX_DIMS];
+    int nd = k->ndim + t->ndim - 1;
+    if (nd > EM_MAX_DIMS)
+        return luaL_error(L, "index: the indexing result would have %d dimensions (at most %d)", nd, EM_MAX_DIMS);
+    memcpy(sizes, k->sizes, (size_t)k->ndim * sizeof(int64_t));
+    for (int d = 1; d < t->ndim; d++)
+        sizes[k->ndim + d - 1] = t->sizes[d];
+    em_tensor *vals = push_values(L, emL_totensor(L, 3), nd, sizes);
+    sizes[0] = flat->sizes[0];
+    memcpy(sizes + 1, t->sizes + 1, (size_t)(t->ndim - 1) * sizeof(int64_t));
+    em_tensor *rows = push(L, em_view(vals, t->ndim, sizes));
+    emL_check(L, em_index_copy_(t, 0, flat, rows));
+    return 0;
 }
+
+/* ---- the index ops ---- */
+static em_tensor *check_index(lua_State *L, int arg)
+{
+    em_tensor *i = emL_checktensor(L, arg);
+    if (!em_dtype_is_int(i->dtype))
+        luaL_argerror(L, arg, lua_pushfstring(L, "index must be an integer tensor (int64), got %s",
+                                              em_dtype_name(i->dtype)));
+    return i;
+}
+
+static int l_index_select(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    emL_pushtensor(L, em_index_select(t, dim, check_index(L, 3)));
+    return 1;
+}
+
+/* out-of-place variants run the in-place op on a clone left at stack index 1 */
+static void replace_self_with_clone(lua_State *L)
+{
+    emL_pushtensor(L, em_clone(emL_checktensor(L, 1)));
+    lua_replace(L, 1);
+}
+
+static int l_index_add_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    em_tensor *idx = check_index(L, 3), *src = emL_checktensor(L, 4);
+    em_scalar alpha = em_scalar_int(1);
+    if (emL_isopts(L, 5)) {
+        emL_getopt(L, 5, "alpha");
+        if (!lua_isnil(L, -1))
+            alpha = emL_checkscalar(L, -1);
+        lua_pop(L, 1);
+    }
+    emL_check(L, em_index_add_(t, dim, idx, src, alpha));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_index_add(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return l_index_add_(L);
+}
+
+static int l_index_copy_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    emL_check(L, em_index_copy_(t, dim, check_index(L, 3), emL_checktensor(L, 4)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_index_copy(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return l_index_copy_(L);
+}
+
+/* a number, or a 0-d tensor's value */
+static em_scalar check_value(lua_State *L, int arg)
+{
+    em_tensor *v = emL_totensor(L, arg);
+    if (v) {
+        if (v->ndim != 0)
+            luaL_argerror(L, arg, lua_pushfstring(L, "expected a number or a 0-d tensor, got a %d-d tensor", v->ndim));
+        em_scalar s;
+        emL_check(L, em_item(v, &s));
+        return s;
+    }
+    return emL_checkscalar(L, arg);
+}
+
+static int l_index_fill_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    em_tensor *idx = check_index(L, 3);
+    emL_check(L, em_index_fill_(t, dim, idx, check_value(L, 4)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_index_fill(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return l_index_fill_(L);
+}
+
+static int l_gather(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    emL_pushtensor(L, em_gather(t, dim, check_index(L, 3)));
+    return 1;
+}
+
+static em_scatter_reduce opt_reduce(lua_State *L, int opts)
+{
+    em_scatter_reduce r = EM_SCATTER_ASSIGN;
+    if (emL_getopt(L, opts, "reduce") != LUA_TNIL) {
+        const char *s = lua_tostring(L, -1);
+        if (s && strcmp(s, "add") == 0)
+            r = EM_SCATTER_ADD;
+        else if (s && strcmp(s, "multiply") == 0)
+            r = EM_SCATTER_MUL;
+        else
+            luaL_error(L, "scatter_: reduce must be 'add' or 'multiply', got %s", s ? s : luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+static int do_scatter(lua_State *L, bool add)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    int dim = emL_checkdim(L, 2, t->ndim);
+    em_tensor *idx = check_index(L, 3);
+    em_tensor *src = emL_totensor(L, 4);
+    em_scalar v = em_scalar_int(0);
+    if (!src) {
+        if (add)
+            return luaL_typeerror(L, 4, "tensor");
+        v = emL_checkscalar(L, 4);
+    }
+    em_scatter_reduce r = add ? EM_SCATTER_ADD : opt_reduce(L, emL_isopts(L, 5) ? 5 : 0);
+    emL_check(L, em_scatter_(t, dim, idx, src, v, r));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_scatter_(lua_State *L) { return do_scatter(L, false); }
+static int l_scatter_add_(lua_State *L) { return do_scatter(L, true); }
+
+static int l_scatter(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return do_scatter(L, false);
+}
+
+static int l_scatter_add(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return do_scatter(L, true);
+}
+
+static int l_masked_select(lua_State *L)
+{
+    emL_pushtensor(L, em_masked_select(emL_checktensor(L, 1), emL_checktensor(L, 2)));
+    return 1;
+}
+
+static int l_masked_fill_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2);
+    emL_check(L, em_masked_fill_(t, m, check_value(L, 3)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_masked_fill(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return l_masked_fill_(L);
+}
+
+static int l_masked_scatter_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2);
+    emL_check(L, em_masked_scatter_(t, m, emL_checktensor(L, 3)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_masked_scatter(lua_State *L)
+{
+    replace_self_with_clone(L);
+    return l_masked_scatter_(L);
+}
+
+/* nonzero as a table of 1-d tensors, one per dim (as_tuple) */
+static int push_nonzero_tuple(lua_State *L, em_tensor *t)
+{
+    em_tensor *nz = push(L, em_nonzero(t)); /* N x ndim */
+    int nd = t->ndim > 0 ? t->ndim : 1;
+    lua_createtable(L, nd, 0);
+    for (int d = 0; d < nd; d++) {
+        if (t->ndim == 0) { /* a 0-d tensor: one coordinate column of 1s (or none) */
+            emL_pushtensor(L, em_full(1, nz->sizes, em_scalar_int(1), EM_INT64, em_tensor_device(nz)));
+        } else {
+            em_tensor *col = push(L, em_select(nz, 1, d));
+            emL_pushtensor(L, em_contiguous(col));
+            lua_remove(L, -2);
+        }
+        lua_rawseti(L, -2, d + 1);
+    }
+    return 1;
+}
+
+static int l_nonzero(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    if (emL_optbool(L, emL_isopts(L, 2) ? 2 : 0, "as_tuple", false))
+        return push_nonzero_tuple(L, t);
+    emL_pushtensor(L, em_nonzero(t));
+    return 1;
+}
+
+/* where(cond): nonzero(cond, {as_tuple=true}); the 3-argument form belongs to the
+ * elementwise family and is forwarded to the function registered before (upvalue 1). */
+static int l_where(lua_State *L)
+{
+    if (lua_gettop(L) >= 2 && !emL_isopts(L, 2)) {
+        if (lua_type(L, lua_upvalueindex(1)) != LUA_TFUNCTION)
+            return luaL_error(L, "where: the 3-argument form where(cond, x, y) is not available");
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+        return lua_gettop(L);
+    }
+    return push_nonzero_tuple(L, emL_checktensor(L, 1));
+}
+
+static int l_take(lua_State *L)
+{
+    emL_pushtensor(L, em_take(emL_checktensor(L, 1), check_index(L, 2)));
+    return 1;
+}
+
+static const luaL_Reg index_funcs[] = {
+    { "index_select", l_index_select },
+    { "index_add_", l_index_add_ },
+    { "index_add", l_index_add },
+    { "index_copy_", l_index_copy_ },
+    { "index_copy", l_index_copy },
+    { "index_fill_", l_index_fill_ },
+    { "index_fill", l_index_fill },
+    { "gather", l_gather },
+    { "scatter_", l_scatter_ },
+    { "scatter", l_scatter },
+    { "scatter_add_", l_scatter_add_ },
+    { "scatter_add", l_scatter_add },
+    { "masked_select", l_masked_select },
+    { "masked_fill_", l_masked_fill_ },
+    { "masked_fill", l_masked_fill },
+    { "masked_scatter_", l_masked_scatter_ },
+    { "masked_scatter", l_masked_scatter },
+    { "nonzero", l_nonzero },
+    { "take", l_take },
+    { NULL, NULL },
+};
 
 void emL_open_index(lua_State *L, int methods, int module, int meta)
 {
-    (void)L, (void)methods, (void)module, (void)meta;
+    (void)meta;
+    emL_register(L, methods, module, index_funcs);
+    lua_getfield(L, module, "where"); /* an earlier where (elementwise), or nil */
+    lua_pushcclosure(L, l_where, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, methods, "where");
+    lua_setfield(L, module, "where");
 }

@@ -26,11 +26,15 @@ typedef enum em_kernel_id {
     /* linear algebra */
     EM_K_GEMM,
     /* indexing */
-    EM_K_INDEX_SELECT,
-    EM_K_INDEX_PUT,     /* index_add_/index_copy_/index_fill_ */
-    EM_K_GATHER,
-    EM_K_SCATTER,
-    EM_K_MASKED,
+    EM_K_INDEX_SELECT,  /* em_gather_kernel (index_select is a gather over an expanded index) */
+    EM_K_INDEX_PUT,     /* em_scatter_kernel (index_add_/index_copy_/index_fill_) */
+    EM_K_GATHER,        /* em_gather_kernel */
+    EM_K_SCATTER,       /* em_scatter_kernel */
+    EM_K_MASKED,        /* em_masked_fill_kernel */
+    EM_K_INDEX_CHECK,   /* em_index_check_kernel: bounds check before any write */
+    EM_K_MASKED_SELECT,
+    EM_K_MASKED_SCATTER,
+    EM_K_NONZERO,
     /* random numbers */
     EM_K_RANDOM,
     /* room for later families (conv, pooling, optimizer steps, ...) */
