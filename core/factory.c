@@ -121,16 +121,35 @@ em_tensor *em_linspace(double start, double end, int64_t steps, em_dtype dt, em_
     if (steps == 1) {
         put(p, dt, 0, start);
     } else if (dt == EM_FLOAT32 || em_dtype_is_reduced(dt)) {
-        /* PyTorch steps in the element type for floats */
+        /* PyTorch steps in the element type for floats, and its AVX2 loop computes
+         * pairs of 8-wide chunks as base + k*step from each chunk's first index;
+         * we follow the same arithmetic so values match it bit for bit */
         float s = (float)start, e = (float)end, st = (e - s) / (float)(steps - 1);
-        for (int64_t i = 0; i < steps; i++)
+        int64_t i = 0;
+        for (; i + 16 <= steps; i += 16)
+            for (int64_t c = i; c < i + 16; c += 8) {
+                float base = c < half ? s + st * (float)c : e - st * (float)(steps - c - 1);
+                for (int k = 0; k < 8; k++)
+                    put(p, dt, c + k, base + (float)k * st);
+            }
+        for (; i < steps; i++)
             put(p, dt, i, i < half ? s + st * (float)i : e - st * (float)(steps - i - 1));
     } else {
         double s = start, e = end;
-        if (em_dtype_category(dt) == 1) /* integer dtypes: integer bounds, a double step */
+        bool integral = em_dtype_category(dt) == 1;
+        if (integral) /* integer dtypes: integer bounds, a double step */
             s = trunc(s), e = trunc(e);
         double st = (e - s) / (double)(steps - 1);
-        for (int64_t i = 0; i < steps; i++)
+        int64_t i = 0;
+        if (!integral) { /* float64: the same chunked arithmetic, 4 wide */
+            for (; i + 8 <= steps; i += 8)
+                for (int64_t c = i; c < i + 8; c += 4) {
+                    double base = c < half ? s + st * (double)c : e - st * (double)(steps - c - 1);
+                    for (int k = 0; k < 4; k++)
+                        put(p, dt, c + k, base + (double)k * st);
+                }
+        }
+        for (; i < steps; i++)
             put(p, dt, i, i < half ? s + st * (double)i : e - st * (double)(steps - i - 1));
     }
     return to_device(t, dev);
