@@ -123,17 +123,18 @@ em_tensor *em_linspace(double start, double end, int64_t steps, em_dtype dt, em_
     } else if (dt == EM_FLOAT32 || em_dtype_is_reduced(dt)) {
         /* PyTorch steps in the element type for floats, and its AVX2 loop computes
          * pairs of 8-wide chunks as base + k*step from each chunk's first index;
-         * we follow the same arithmetic so values match it bit for bit */
+         * we follow the same arithmetic (with its fused multiply-adds) so values
+         * match it bit for bit */
         float s = (float)start, e = (float)end, st = (e - s) / (float)(steps - 1);
         int64_t i = 0;
         for (; i + 16 <= steps; i += 16)
             for (int64_t c = i; c < i + 16; c += 8) {
-                float base = c < half ? s + st * (float)c : e - st * (float)(steps - c - 1);
+                float base = c < half ? fmaf(st, (float)c, s) : fmaf(-st, (float)(steps - c - 1), e);
                 for (int k = 0; k < 8; k++)
                     put(p, dt, c + k, base + (float)k * st);
             }
         for (; i < steps; i++)
-            put(p, dt, i, i < half ? s + st * (float)i : e - st * (float)(steps - i - 1));
+            put(p, dt, i, i < half ? fmaf(st, (float)i, s) : fmaf(-st, (float)(steps - i - 1), e));
     } else {
         double s = start, e = end;
         bool integral = em_dtype_category(dt) == 1;
@@ -144,7 +145,7 @@ em_tensor *em_linspace(double start, double end, int64_t steps, em_dtype dt, em_
         if (!integral) { /* float64: the same chunked arithmetic, 4 wide */
             for (; i + 8 <= steps; i += 8)
                 for (int64_t c = i; c < i + 8; c += 4) {
-                    double base = c < half ? s + st * (double)c : e - st * (double)(steps - c - 1);
+                    double base = c < half ? fma(st, (double)c, s) : fma(-st, (double)(steps - c - 1), e);
                     for (int k = 0; k < 4; k++)
                         put(p, dt, c + k, base + (double)k * st);
                 }
