@@ -334,7 +334,7 @@ static int l_normal(lua_State *L)
     double mean = luaL_checknumber(L, 1), std = luaL_checknumber(L, 2);
     int64_t sizes[EM_MAX_DIMS];
     int opts;
-    if (lua_isnoneornil(L, 3) || emL_isopts(L, 3))
+    if (lua_type(L, 3) != LUA_TNUMBER && !is_sizes_table(L, 3))
         return luaL_error(L, "normal: with numbers for mean and std, give the sizes: torch.normal(%f, %f, {2, 3})",
                           mean, std);
     int n = sizes_and_opts(L, 3, sizes, &opts, "normal");
