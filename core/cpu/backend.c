@@ -9,4 +9,5 @@ void em_cpu_backend_init(em_backend *be)
     be->free = em_free_cpu;
     em_cpu_register_copy(be);
     em_cpu_register_index(be);
+    em_cpu_register_random(be);
 }

@@ -6,5 +6,6 @@
 
 void em_cpu_register_copy(em_backend *be);
 void em_cpu_register_index(em_backend *be);
+void em_cpu_register_random(em_backend *be);
 
 #endif
