@@ -55,6 +55,12 @@ static int read_line_tty(const char *prompt, char **line)
     prompt_interrupted = 0;
     rl_callback_handler_install(prompt, on_rl_line);
     while (!rl_finished) {
+        /* a key readline already read ahead (the Enter after pasted text)
+         * is not in stdin any more: handle it before waiting */
+        if (rl_pending_input) {
+            rl_callback_read_char();
+            continue;
+        }
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(STDIN_FILENO, &fds);
@@ -63,6 +69,7 @@ static int read_line_tty(const char *prompt, char **line)
             if (!prompt_interrupted)
                 continue; /* another signal (a window resize) */
             rl_free_line_state();
+            rl_clear_pending_input();
             rl_callback_sigcleanup();
             rl_cleanup_after_signal();
             rl_callback_handler_remove();
@@ -210,19 +217,17 @@ static int read_chunk(lua_State *L, int interactive)
  * th.repl.show; plain tostring when th.repl could not be loaded. */
 static void print_results(lua_State *L, int n)
 {
+    int top = lua_gettop(L);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_getfield(L, -1, "th.repl");
-    if (lua_istable(L, -1) && lua_getfield(L, -1, "show") == LUA_TFUNCTION) {
-        lua_replace(L, -3); /* vals.., loaded, mod, show -> vals.., show, mod */
-        lua_pop(L, 1);
-        lua_insert(L, -n - 1);
+    if (lua_getfield(L, -1, "th.repl") == LUA_TTABLE && lua_getfield(L, -1, "show") == LUA_TFUNCTION) {
+        lua_insert(L, top - n + 1); /* show, vals.., loaded, mod */
+        lua_settop(L, top + 1);
         th_report(L, th_docall(L, n, 0));
         return;
     }
-    lua_pop(L, 3);
+    lua_settop(L, top);
     for (int i = n; i >= 1; i--) {
-        const char *s = luaL_tolstring(L, -i, NULL); /* pushes one */
-        fputs(s, stdout);
+        fputs(luaL_tolstring(L, -i, NULL), stdout); /* pushes the string */
         fputs(i > 1 ? "\t" : "\n", stdout);
         lua_pop(L, 1);
     }

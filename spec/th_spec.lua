@@ -100,6 +100,31 @@ describe('th options', function()
     os.remove(dir .. '/thspecmod.lua')
     os.remove(dir)
   end)
+  it('preloads nn, optim, data and image as globals where they exist', function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute('mkdir ' .. quote(dir)))
+    for _, m in ipairs { 'nn', 'optim', 'data', 'image' } do
+      write_file(dir .. '/' .. m .. '.lua', 'return {}')
+    end
+    local env = 'LUA_PATH=' .. quote(dir .. '/?.lua;;') .. ' '
+    local out, err = th({ '-e', 'print(type(nn), type(optim), type(data), type(image))' }, nil, env)
+    assert.equal('table\ttable\ttable\ttable\n', out)
+    assert.equal('', err)
+    -- a package that fails to load for another reason is a warning, not a failure
+    -- (only checkable while the repository has no image package of its own)
+    write_file(dir .. '/image.lua', 'error("image is broken")')
+    local bindir = TH:match('^(.*)/') or '.'
+    local repo_lua = bindir .. '/../lua/?.lua;' .. bindir .. '/../lua/?/init.lua'
+    if not package.searchpath('image', repo_lua) then
+      local out2, err2, code2 = th({ '-e', 'print(image)' }, nil, env)
+      assert.equal('nil\n', out2)
+      assert.matches('warning: cannot load image: .*image is broken', err2)
+      assert.equal(0, code2)
+    end
+    for _, m in ipairs { 'nn', 'optim', 'data', 'image' } do os.remove(dir .. '/' .. m .. '.lua') end
+    os.remove(dir)
+  end)
   it('says nothing about optional packages (nn, optim, data, image) that do not exist yet', function()
     local out, err = th { '-e', 'print(type(torch))' }
     assert.equal('table\n', out)
