@@ -110,8 +110,9 @@ static int read_line_pipe(char **line)
 /* The prompt: the global _PROMPT / _PROMPT2 when set (as in lua.c), else ours. */
 static const char *get_prompt(lua_State *L, int first)
 {
-    lua_getglobal(L, first ? "_PROMPT" : "_PROMPT2");
-    const char *p = lua_tostring(L, -1);
+    const char *p = NULL;
+    if (lua_getglobal(L, first ? "_PROMPT" : "_PROMPT2") == LUA_TSTRING)
+        p = lua_tostring(L, -1);
     lua_pop(L, 1); /* the string stays alive in the global */
     return p ? p : first ? TH_PROMPT : TH_PROMPT2;
 }
