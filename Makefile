@@ -36,9 +36,11 @@ LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
 endif
 
 CORE_SRC := $(wildcard core/*.c core/cpu/*.c)
-BIND_SRC := $(filter-out bindings/th.c,$(wildcard bindings/*.c))
+TH_SRC   := bindings/th.c $(wildcard bindings/th_*.c)
+BIND_SRC := $(filter-out $(TH_SRC),$(wildcard bindings/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
+TH_OBJ   := $(TH_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h core/cpu/*.h bindings/*.h kernels/*.h)
 
 .PHONY: all deps test run sanitize bench install uninstall clean
@@ -61,8 +63,8 @@ $(BUILD)/obj/%.o: %.cu $(HEADERS) $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(BUILD)/th: $(BUILD)/obj/bindings/th.o $(BIND_OBJ) $(CORE_OBJ) $(CUDA_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIB) $(LDLIBS)
+$(BUILD)/th: $(TH_OBJ) $(BIND_OBJ) $(CORE_OBJ) $(CUDA_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIB) -lreadline $(LDLIBS)
 
 # The C module for a stock lua5.4 (make install puts it on lua's cpath).
 $(BUILD)/torch/core.so: $(BIND_OBJ) $(CORE_OBJ) $(CUDA_OBJ)

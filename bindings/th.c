@@ -1,17 +1,89 @@
-/* th: the Ember interpreter. Runs a Lua 5.4 state with the C core linked in,
- * finds Ember's Lua modules relative to its own executable, preloads `torch`,
- * and runs a script, -e code, or stdin. */
+/* th: the Ember interpreter. A Lua 5.4 state with the C core linked in: it
+ * finds Ember's Lua modules relative to its own executable, preloads `torch`
+ * (and nn, optim, data, image where they exist), handles lua.c's options and
+ * runs a script, -e code, stdin, or the REPL (th_repl.c). */
+#include "th.h"
+
 #include <lauxlib.h>
-#include <lua.h>
 #include <lualib.h>
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 int luaopen_torch_core(lua_State *L);
+
+/* ---- running code: traceback, Ctrl-C, error reports ---- */
+
+static lua_State *running_L; /* the state th_docall is running, for the signal handler */
+
+/* Hook set by the signal handler: raises the error at the next Lua
+ * instruction, where it is safe to. */
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* Ctrl-C while Lua runs. Setting a hook is the one thing a signal handler may
+ * do to a running state (lua_sethook is async-signal-safe). A second Ctrl-C
+ * before the hook fires gets the default action, so a C loop that never
+ * returns to Lua can still be killed. */
+static void on_sigint_running(int sig)
+{
+    signal(sig, SIG_DFL);
+    if (running_L)
+        lua_sethook(running_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Message handler: adds a traceback to the error (a string, or an object
+ * with __tostring). */
+static int msg_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int th_docall(lua_State *L, int narg, int nres)
+{
+    int base = lua_gettop(L) - narg; /* the function's index */
+    lua_pushcfunction(L, msg_traceback);
+    lua_insert(L, base);
+    struct sigaction act = { .sa_handler = on_sigint_running }, old;
+    sigemptyset(&act.sa_mask);
+    lua_State *prev = running_L;
+    running_L = L;
+    sigaction(SIGINT, &act, &old);
+    int status = lua_pcall(L, narg, nres, base);
+    sigaction(SIGINT, &old, NULL);
+    running_L = prev;
+    lua_sethook(L, NULL, 0, 0); /* a Ctrl-C that came too late to fire */
+    lua_remove(L, base);
+    return status;
+}
+
+int th_report(lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "%s: %s\n", TH_PROGNAME, msg ? msg : "(error object is not a string)");
+        fflush(stderr);
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+/* ---- module paths and preloaded globals ---- */
 
 /* Directory holding the running executable (no trailing slash). */
 static void exe_dir(char *buf, size_t size)
@@ -49,81 +121,257 @@ static void set_paths(lua_State *L)
     lua_pop(L, 2);
 }
 
-static int traceback(lua_State *L)
+/* global = require(mod); reports and returns the status. */
+static int require_global(lua_State *L, const char *global, const char *mod)
 {
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    lua_getglobal(L, "require");
+    lua_pushstring(L, mod);
+    int status = th_docall(L, 1, 1);
+    if (status == LUA_OK)
+        lua_setglobal(L, global);
+    return th_report(L, status);
+}
+
+/* The packages a user expects as globals, each loaded only if it exists:
+ * "module 'nn' not found" is silence, any other failure a warning. */
+static void preload_optional(lua_State *L)
+{
+    static const char *const names[] = { "nn", "optim", "data", "image" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        lua_getglobal(L, "require");
+        lua_pushstring(L, names[i]);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+            lua_setglobal(L, names[i]);
+            continue;
+        }
+        const char *msg = lua_tostring(L, -1);
+        char notfound[64];
+        snprintf(notfound, sizeof notfound, "module '%s' not found:", names[i]);
+        if (msg == NULL || strncmp(msg, notfound, strlen(notfound)) != 0)
+            fprintf(stderr, "%s: warning: cannot load %s: %s\n", TH_PROGNAME, names[i],
+                    msg ? msg : "(error object is not a string)");
+        lua_pop(L, 1);
     }
-    luaL_traceback(L, L, msg, 1);
+}
+
+/* ---- options ---- */
+
+enum {
+    OPT_E = 1,     /* -e */
+    OPT_I = 2,     /* -i */
+    OPT_V = 4,     /* -v */
+    OPT_H = 8,     /* -h */
+    OPT_BAD = 16,  /* an unknown option or a missing argument */
+};
+
+static void usage(FILE *out, const char *bad)
+{
+    if (bad)
+        fprintf(out, "%s: %s '%s'\n", TH_PROGNAME,
+                (bad[1] == 'e' || bad[1] == 'l') && bad[2] == '\0' ? "option needs an argument:"
+                                                                    : "unrecognized option",
+                bad);
+    fprintf(out,
+            "usage: %s [options] [script [args]]\n"
+            "Options:\n"
+            "  -e stat   run the Lua statement 'stat' (may be given several times)\n"
+            "  -i        enter the REPL after running 'script'\n"
+            "  -l mod    require 'mod' into the global 'mod'\n"
+            "  -l g=mod  require 'mod' into the global 'g'\n"
+            "  -v        print the version\n"
+            "  -W        turn warnings on\n"
+            "  -h        print this help\n"
+            "  --        stop handling options\n"
+            "  -         stop handling options and run stdin as the script\n"
+            "With no script and no -e, th opens the REPL when stdin is a terminal\n"
+            "and runs stdin as a script otherwise. torch (and nn, optim, data, image\n"
+            "where installed) are preloaded globals; the script sees its arguments in\n"
+            "the table 'arg' (arg[0] is the script) and as '...'.\n",
+            TH_PROGNAME);
+    fflush(out);
+}
+
+/* Scans the options; sets *script to the index of the script name (argc if
+ * none) and *bad to the offending option. Returns the OPT_ flags. */
+static int scan_args(int argc, char **argv, int *script, const char **bad)
+{
+    int flags = 0, i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') /* a script name, or "-" (stdin) */
+            break;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        switch (a[1]) {
+        case 'e':
+        case 'l':
+            if (a[1] == 'e')
+                flags |= OPT_E;
+            if (a[2] == '\0' && ++i >= argc) { /* the argument follows */
+                *bad = a;
+                return flags | OPT_BAD;
+            }
+            continue;
+        case 'i':
+        case 'v':
+        case 'h':
+        case 'W':
+            if (a[2] != '\0')
+                break;
+            flags |= a[1] == 'i' ? OPT_I : a[1] == 'v' ? OPT_V : a[1] == 'h' ? OPT_H : 0;
+            continue;
+        default:
+            break;
+        }
+        if (strcmp(a, "--help") == 0) {
+            flags |= OPT_H;
+            continue;
+        }
+        *bad = a;
+        return flags | OPT_BAD;
+    }
+    *script = i;
+    return flags;
+}
+
+/* The global `arg`, as lua.c builds it: arg[0] is the script, arg[1..] its
+ * arguments, the interpreter and its options at negative indices. */
+static void create_arg_table(lua_State *L, int argc, char **argv, int script)
+{
+    if (script == argc)
+        script = 0; /* no script: everything counts as an argument of th */
+    lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* Runs the -e, -l and -W options in command-line order. */
+static int run_options(lua_State *L, char **argv, int script)
+{
+    for (int i = 1; i < script; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (a[1] == 'W' && a[2] == '\0') {
+            lua_warning(L, "@on", 0);
+            continue;
+        }
+        if (a[1] != 'e' && a[1] != 'l')
+            continue;
+        const char *value = a[2] != '\0' ? a + 2 : argv[++i];
+        if (a[1] == 'e') {
+            int status = luaL_loadbuffer(L, value, strlen(value), "=(command line)");
+            if (status == LUA_OK)
+                status = th_docall(L, 0, 0);
+            if (th_report(L, status) != LUA_OK)
+                return 0;
+        } else {
+            const char *eq = strchr(value, '=');
+            if (eq) {
+                lua_pushlstring(L, value, (size_t)(eq - value));
+                int status = require_global(L, lua_tostring(L, -1), eq + 1);
+                lua_pop(L, 1);
+                if (status != LUA_OK)
+                    return 0;
+            } else if (require_global(L, value, value) != LUA_OK) {
+                return 0;
+            }
+        }
+    }
     return 1;
 }
 
-static int report(lua_State *L, int status)
+/* Loads the script (NULL: stdin) and calls it with argv[first..argc-1] as `...`. */
+static int run_script(lua_State *L, const char *fname, int argc, char **argv, int first)
 {
-    if (status != LUA_OK) {
-        fprintf(stderr, "th: %s\n", lua_tostring(L, -1));
-        fflush(stderr);
-        lua_pop(L, 1);
+    int status = luaL_loadfile(L, fname);
+    if (status == LUA_OK) {
+        int n = 0;
+        luaL_checkstack(L, argc - first, "too many arguments to script");
+        for (int i = first; i < argc; i++, n++)
+            lua_pushstring(L, argv[i]);
+        status = th_docall(L, n, 0);
     }
-    return status;
+    return th_report(L, status) == LUA_OK;
 }
 
-static int docall(lua_State *L, int narg, int nres)
+static void print_version(void)
 {
-    int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, traceback);
-    lua_insert(L, base);
-    int status = lua_pcall(L, narg, nres, base);
-    lua_remove(L, base);
-    return status;
+    printf("%s\n", TH_VERSION);
+    fflush(stdout);
+}
+
+/* Everything runs in protected mode so that even an out-of-memory error in
+ * the set-up is reported. Returns true on success. */
+static int pmain(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = (char **)lua_touserdata(L, 2);
+    int script = argc;
+    const char *bad = NULL;
+    int flags = scan_args(argc, argv, &script, &bad);
+    if (flags & OPT_BAD) {
+        usage(stderr, bad);
+        return 0;
+    }
+    if (flags & OPT_H) {
+        usage(stdout, NULL);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (flags & OPT_V)
+        print_version();
+
+    luaL_openlibs(L);
+    set_paths(L);
+    create_arg_table(L, argc, argv, script);
+    lua_gc(L, LUA_GCRESTART);
+    if (require_global(L, "torch", "torch") != LUA_OK)
+        return 0;
+    preload_optional(L);
+    if (!run_options(L, argv, script))
+        return 0;
+
+    if (script < argc) {
+        const char *fname = argv[script];
+        if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
+            fname = NULL; /* "-" is stdin, unless it came after "--" */
+        if (!run_script(L, fname, argc, argv, script + 1))
+            return 0;
+    }
+    if (flags & OPT_I) {
+        th_repl(L, isatty(STDIN_FILENO));
+    } else if (script == argc && !(flags & (OPT_E | OPT_V))) {
+        if (isatty(STDIN_FILENO)) {
+            print_version();
+            th_repl(L, 1);
+        } else if (!run_script(L, NULL, argc, argv, argc)) {
+            return 0;
+        }
+    }
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
     lua_State *L = luaL_newstate();
     if (!L) {
-        fprintf(stderr, "th: cannot create Lua state\n");
-        return 1;
+        fprintf(stderr, "%s: cannot create the Lua state: not enough memory\n", TH_PROGNAME);
+        return EXIT_FAILURE;
     }
-    luaL_openlibs(L);
-    set_paths(L);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "torch");
-    if (report(L, docall(L, 1, 1)) != LUA_OK)
-        return 1;
-    lua_setglobal(L, "torch");
-
-    int script = 1;
-    while (script < argc && argv[script][0] == '-' && argv[script][1] != '\0') {
-        if (strcmp(argv[script], "-e") == 0 && script + 1 < argc) {
-            if (report(L, luaL_loadstring(L, argv[script + 1]) || docall(L, 0, 0)) != LUA_OK)
-                return 1;
-            script += 2;
-            if (script >= argc)
-                return 0;
-            continue;
-        }
-        break;
-    }
-    /* arg table as lua.c builds it */
-    lua_createtable(L, argc, script + 1);
-    for (int i = 0; i < argc; i++) {
-        lua_pushstring(L, argv[i]);
-        lua_rawseti(L, -2, i - script);
-    }
-    lua_setglobal(L, "arg");
-    const char *fname = script < argc && strcmp(argv[script], "-") != 0 ? argv[script] : NULL;
-    int status = luaL_loadfile(L, fname);
-    if (status == LUA_OK) {
-        int n = 0;
-        for (int i = script + 1; i < argc; i++, n++)
-            lua_pushstring(L, argv[i]);
-        status = docall(L, n, 0);
-    }
-    status = report(L, status);
+    lua_gc(L, LUA_GCSTOP); /* no collections while the state is built */
+    lua_pushcfunction(L, pmain);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = lua_pcall(L, 2, 1, 0);
+    int ok = status == LUA_OK && lua_toboolean(L, -1);
+    th_report(L, status);
     lua_close(L);
-    return status == LUA_OK ? 0 : 1;
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
