@@ -5,5 +5,8 @@
 #include "../dispatch.h"
 
 void em_cpu_register_copy(em_backend *be);
+void em_cpu_register_unary(em_backend *be);
+void em_cpu_register_binary(em_backend *be);
+void em_cpu_register_ternary(em_backend *be);
 
 #endif
