@@ -20,6 +20,7 @@
         if (s[0] == sizeof(OT) && s[1] == sizeof(T) && s[2] == sizeof(T)) {                \
             OT *restrict o = (OT *)d[0];                                                   \
             const T *restrict x = (const T *)d[1], *restrict y = (const T *)d[2];          \
+            _Pragma("omp simd")                                                            \
             for (int64_t k = 0; k < n; k++) {                                              \
                 T a = x[k], b = y[k];                                                      \
                 o[k] = (OT)(EXPR);                                                         \
@@ -28,6 +29,7 @@
             OT *restrict o = (OT *)d[0];                                                   \
             const T *restrict x = (const T *)d[1];                                         \
             const T b = *(const T *)d[2];                                                  \
+            _Pragma("omp simd")                                                            \
             for (int64_t k = 0; k < n; k++) {                                              \
                 T a = x[k];                                                                \
                 o[k] = (OT)(EXPR);                                                         \
@@ -36,6 +38,7 @@
             OT *restrict o = (OT *)d[0];                                                   \
             const T *restrict y = (const T *)d[2];                                         \
             const T a = *(const T *)d[1];                                                  \
+            _Pragma("omp simd")                                                            \
             for (int64_t k = 0; k < n; k++) {                                              \
                 T b = y[k];                                                                \
                 o[k] = (OT)(EXPR);                                                         \

@@ -21,6 +21,7 @@ typedef struct ter_ctx {
             T *restrict o = (T *)d[0];                                                             \
             const TA *restrict x = (const TA *)d[1];                                               \
             const T *restrict y = (const T *)d[2], *restrict z = (const T *)d[3];                  \
+            _Pragma("omp simd")                                                                    \
             for (int64_t k = 0; k < n; k++) {                                                      \
                 TA a = x[k];                                                                       \
                 T b = y[k], c = z[k];                                                              \

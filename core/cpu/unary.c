@@ -23,6 +23,7 @@ typedef struct un_ctx {
         if (s[0] == sizeof(OT) && s[1] == sizeof(T)) {                             \
             OT *restrict o = (OT *)d[0];                                           \
             const T *restrict in = (const T *)d[1];                                \
+            _Pragma("omp simd")                                                    \
             for (int64_t k = 0; k < n; k++) {                                      \
                 T x = in[k];                                                       \
                 (void)x;                                                           \
