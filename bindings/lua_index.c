@@ -632,9 +632,12 @@ void emL_open_index(lua_State *L, int methods, int module, int meta)
 {
     (void)meta;
     emL_register(L, methods, module, index_funcs);
-    lua_getfield(L, module, "where"); /* an earlier where (elementwise), or nil */
+    /* wrap the earlier where of each table (elementwise's function and method
+     * forms take their arguments in different orders) */
+    lua_getfield(L, module, "where");
     lua_pushcclosure(L, l_where, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, methods, "where");
     lua_setfield(L, module, "where");
+    lua_getfield(L, methods, "where");
+    lua_pushcclosure(L, l_where, 1);
+    lua_setfield(L, methods, "where");
 }

@@ -10,4 +10,7 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_copy(be);
     em_cpu_register_index(be);
     em_cpu_register_random(be);
+    em_cpu_register_unary(be);
+    em_cpu_register_binary(be);
+    em_cpu_register_ternary(be);
 }

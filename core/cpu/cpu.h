@@ -7,5 +7,8 @@
 void em_cpu_register_copy(em_backend *be);
 void em_cpu_register_index(em_backend *be);
 void em_cpu_register_random(em_backend *be);
+void em_cpu_register_unary(em_backend *be);
+void em_cpu_register_binary(em_backend *be);
+void em_cpu_register_ternary(em_backend *be);
 
 #endif
