@@ -5,5 +5,6 @@
 #include "../dispatch.h"
 
 void em_cpu_register_copy(em_backend *be);
+void em_cpu_register_blas(em_backend *be);
 
 #endif
