@@ -100,6 +100,7 @@ static int gemm_views(const char *op, em_tensor *c, const em_tensor *a, const em
     em_gemm_desc d;
     memset(&d, 0, sizeof d);
     int nd = c->ndim;
+    d.op = op;
     d.dtype = dt;
     d.m = c->sizes[nd - 2], d.n = c->sizes[nd - 1], d.k = a->sizes[nd - 1];
     d.a = em_tensor_data(a), d.b = em_tensor_data(b), d.c = em_tensor_data(c);
@@ -506,13 +507,12 @@ em_tensor *em_einsum(const char *eq, int n, em_tensor *const *ops)
         if (c == ' ')
             continue;
         if (c == ',') {
-            if (++ti >= n) {
-                em_error("einsum: the equation has more operands than the %d given", n);
-                goto done;
-            }
-            terms[ti].n = 0;
+            if (++ti < n)
+                terms[ti].n = 0;
             continue;
         }
+        if (ti >= n)
+            continue; /* counted, reported below */
         if (c == '.') {
             em_error("einsum: ellipsis ('...') is not supported yet");
             goto done;

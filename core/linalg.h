@@ -15,6 +15,7 @@
  * beta == 0 means C is written without being read (NaN in C is ignored).
  * All three have the same dtype and device. */
 typedef struct em_gemm_desc {
+    const char *op; /* the user-facing op, for error messages */
     em_dtype dtype;
     int batch_ndim;
     int64_t batch[EM_MAX_DIMS];

@@ -79,9 +79,13 @@ static bool blas_load(void)
     void *h = NULL;
     const char *err = "not found";
     const char *user = getenv("EMBER_OPENBLAS"); /* a library path chosen by the user */
-    if (user && *user && !(h = dlopen(user, RTLD_NOW | RTLD_LOCAL)))
-        err = dlerror();
-    for (size_t i = 0; i < sizeof blas_paths / sizeof *blas_paths && !h; i++) {
+    size_t ndefault = sizeof blas_paths / sizeof *blas_paths;
+    if (user && *user) {
+        ndefault = 0; /* only the user's choice */
+        if (!(h = dlopen(user, RTLD_NOW | RTLD_LOCAL)))
+            err = dlerror();
+    }
+    for (size_t i = 0; i < ndefault && !h; i++) {
         h = dlopen(blas_paths[i], RTLD_NOW | RTLD_LOCAL);
         if (!h)
             err = dlerror();
@@ -172,7 +176,7 @@ typedef struct {
     char *tmp;
 } blas_operand;
 
-static int operand_prepare(blas_operand *o, const char *p, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+static int operand_prepare(const char *op, blas_operand *o, const char *p, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
                            size_t es)
 {
     o->tmp = NULL;
@@ -181,7 +185,7 @@ static int operand_prepare(blas_operand *o, const char *p, int64_t rows, int64_t
         return 0;
     o->tmp = malloc((size_t)(rows * cols) * es);
     if (!o->tmp)
-        return em_error("matmul: out of memory packing a %lldx%lld operand", (long long)rows, (long long)cols);
+        return em_error("%s: out of memory packing a %lldx%lld operand", op, (long long)rows, (long long)cols);
     pack(o->tmp, p, rows, cols, rs, cs, es);
     o->p = o->tmp, o->trans = CBLAS_NO_TRANS, o->ld = (int)(cols > 1 ? cols : 1);
     return 0;
@@ -273,7 +277,7 @@ static int gemm_one_gemv(const em_gemm_desc *d, const char *a, const char *b, ch
         return 0;
     }
     blas_operand o;
-    if (operand_prepare(&o, mat, rows, cols, mrs, mcs, es) < 0)
+    if (operand_prepare(d->op, &o, mat, rows, cols, mrs, mcs, es) < 0)
         return -1;
     /* o is rows x cols, row-major (NO_TRANS) or stored as its transpose (TRANS) */
     if (o.trans == CBLAS_NO_TRANS)
@@ -303,9 +307,9 @@ static int gemm_one_blas(const em_gemm_desc *d, const char *a, const char *b, ch
             return 0;
     }
     blas_operand oa, ob;
-    if (operand_prepare(&oa, a, m, k, d->a_rs, d->a_cs, es) < 0)
+    if (operand_prepare(d->op, &oa, a, m, k, d->a_rs, d->a_cs, es) < 0)
         return -1;
-    if (operand_prepare(&ob, b, k, n, d->b_rs, d->b_cs, es) < 0) {
+    if (operand_prepare(d->op, &ob, b, k, n, d->b_rs, d->b_cs, es) < 0) {
         free(oa.tmp);
         return -1;
     }
@@ -324,7 +328,7 @@ static int gemm_one_blas(const em_gemm_desc *d, const char *a, const char *b, ch
     } else {
         ctmp = malloc((size_t)(m * n) * es);
         if (!ctmp) {
-            rc = em_error("matmul: out of memory for a %lldx%lld result", (long long)m, (long long)n);
+            rc = em_error("%s: out of memory for a %lldx%lld result", d->op, (long long)m, (long long)n);
         } else {
             if (beta != 0)
                 pack(ctmp, c, m, n, d->c_rs, d->c_cs, es);
@@ -383,12 +387,12 @@ static int cpu_gemm(const em_gemm_desc *d)
 {
     bool is_float = d->dtype == EM_FLOAT32 || d->dtype == EM_FLOAT64;
     if (!is_float && !em_dtype_is_int(d->dtype))
-        return em_error("matmul: not implemented for %s tensors", em_dtype_name(d->dtype));
+        return em_error("%s: not implemented for %s tensors", d->op, em_dtype_name(d->dtype));
     if (is_float) {
         if (!blas_load())
-            return em_error("matmul: %s", blas.why);
+            return em_error("%s: %s", d->op, blas.why);
         if (!fits_int(d->m) || !fits_int(d->n) || !fits_int(d->k))
-            return em_error("matmul: matrices of %lldx%lld @ %lldx%lld are too large for BLAS", (long long)d->m,
+            return em_error("%s: matrices of %lldx%lld @ %lldx%lld are too large for BLAS", d->op, (long long)d->m,
                             (long long)d->k, (long long)d->k, (long long)d->n);
         blas_sync_threads();
     }
