@@ -11,7 +11,9 @@
 
 /* C[i] = alpha * A[i] @ B[i] + beta * C[i] for every batch index i.
  * A is (batch..., m, k), B (batch..., k, n), C (batch..., m, n); strides in
- * elements, any sign-free layout (batch strides may be 0: broadcast operands).
+ * elements, any layout (batch strides may be 0 for broadcast operands; C's
+ * elements must not overlap). Size-1 batch dims are already dropped and batches of
+ * A rows against one shared B folded into m by the front.
  * beta == 0 means C is written without being read (NaN in C is ignored).
  * All three have the same dtype and device. */
 typedef struct em_gemm_desc {
