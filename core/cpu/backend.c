@@ -13,4 +13,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_unary(be);
     em_cpu_register_binary(be);
     em_cpu_register_ternary(be);
+    em_cpu_register_blas(be);
 }

@@ -10,5 +10,6 @@ void em_cpu_register_random(em_backend *be);
 void em_cpu_register_unary(em_backend *be);
 void em_cpu_register_binary(em_backend *be);
 void em_cpu_register_ternary(em_backend *be);
+void em_cpu_register_blas(em_backend *be);
 
 #endif
