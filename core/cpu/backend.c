@@ -8,4 +8,7 @@ void em_cpu_backend_init(em_backend *be)
     be->alloc = em_alloc_cpu;
     be->free = em_free_cpu;
     em_cpu_register_copy(be);
+    em_cpu_register_reduce(be);
+    em_cpu_register_scan(be);
+    em_cpu_register_sort(be);
 }

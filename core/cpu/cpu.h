@@ -5,5 +5,8 @@
 #include "../dispatch.h"
 
 void em_cpu_register_copy(em_backend *be);
+void em_cpu_register_reduce(em_backend *be); /* reduce.c, scan.c, sort.c */
+void em_cpu_register_scan(em_backend *be);
+void em_cpu_register_sort(em_backend *be);
 
 #endif
