@@ -558,7 +558,7 @@ static em_tensor *scan_run(const char *op, em_tensor *x, int dim, em_scan_op sop
         return NULL;
     }
     if (x->ndim == 0) {
-        em_tensor *v = em_reshape(r, 0, NULL);
+        em_tensor *v = em_reshape(r, 0, x->sizes);
         em_tensor_release(r);
         if (!(r = v))
             return NULL;
@@ -635,7 +635,7 @@ static int sort_k(const char *op, em_tensor *x, int64_t k, int dim, bool descend
     int rc = kern ? kern(v, i, x1, dim, descending) : -1;
     em_tensor_release(x1);
     if (rc == 0 && x->ndim == 0) {
-        em_tensor *v0 = em_reshape(v, 0, NULL), *i0 = em_reshape(i, 0, NULL);
+        em_tensor *v0 = em_reshape(v, 0, x->sizes), *i0 = em_reshape(i, 0, x->sizes);
         em_tensor_release(v);
         em_tensor_release(i);
         v = v0, i = i0;

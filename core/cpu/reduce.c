@@ -367,6 +367,61 @@ static void reduce_split_loop(char **data, const int64_t *s, int64_t n, void *ct
     }
 }
 
+/* Column sums: when neighbouring outputs read neighbouring inputs (a sum over dim 1
+ * of a row-major matrix), walking each run would stride through memory; instead
+ * whole rows are added into per-output double accumulators. */
+#define DEF_COLS(NAME, T)                                                                  \
+    static void cols_##NAME(double *sums, const char *base, int64_t nout, int64_t len,      \
+                            int64_t stride)                                                \
+    {                                                                                      \
+        for (int64_t j = 0; j < nout; j++)                                                 \
+            sums[j] = 0;                                                                   \
+        for (int64_t r = 0; r < len; r++) {                                                \
+            const T *row = (const T *)(base + r * stride);                                 \
+            for (int64_t j = 0; j < nout; j++)                                             \
+                sums[j] += (double)row[j];                                                 \
+        }                                                                                  \
+    }
+DEF_COLS(f32, float)
+DEF_COLS(f64, double)
+
+static bool try_column_sum(const rctx *c, const em_iter *it)
+{
+    int64_t es = (int64_t)em_dtype_size(c->in_dt);
+    if ((c->op != EM_RED_SUM && c->op != EM_RED_MEAN) || !c->isf || it->ndim != 1 ||
+        it->strides[1][0] != es || c->stride == es || c->len < 2)
+        return false;
+    int64_t nout = it->numel;
+    int nt = em_num_threads();
+    if (nt < 1 || nout * c->len < EM_PARALLEL_THRESHOLD)
+        nt = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0, nth = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#endif
+        int64_t chunk = (nout + nth - 1) / nth;
+        int64_t b = tid * chunk, e = b + chunk < nout ? b + chunk : nout;
+        for (int64_t j0 = b; j0 < e; j0 += 1024) { /* blocks of outputs that stay in cache */
+            double sums[1024];
+            int64_t m = e - j0 < 1024 ? e - j0 : 1024;
+            const char *base = it->data[1] + j0 * es;
+            if (c->in_dt == EM_FLOAT32)
+                cols_f32(sums, base, m, c->len, c->stride);
+            else
+                cols_f64(sums, base, m, c->len, c->stride);
+            for (int64_t j = 0; j < m; j++) {
+                acc r = { sums[j], 0 };
+                finish(c, it->data[0] + (j0 + j) * it->strides[0][0], r);
+            }
+        }
+    }
+    return true;
+}
+
 static int pair_kernel(em_tensor *out, const em_tensor *a, const em_reduce_args *args);
 
 static int cpu_reduce(em_tensor *out, const em_tensor *starts, int64_t run_len, int64_t run_stride,
@@ -383,6 +438,8 @@ static int cpu_reduce(em_tensor *out, const em_tensor *starts, int64_t run_len, 
         return -1;
     int64_t nout = it.numel;
     int nt = em_num_threads();
+    if (try_column_sum(&c, &it))
+        return 0;
     if (nt <= 1 || nout * (run_len > 0 ? run_len : 1) < EM_PARALLEL_THRESHOLD) {
         em_iter_run_range(&it, reduce_loop, &c, 0, nout);
     } else if (nout < 4 * nt && !is_two_pass(a->op) && run_len >= EM_PARALLEL_THRESHOLD) {

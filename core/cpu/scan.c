@@ -19,7 +19,7 @@ typedef struct scan_ctx {
 #define IN(T, k) (*(const T *)(in + (k) * c->is))
 #define OUT(T, k) (*(T *)(out + (k) * c->os))
 
-#define DEF_FLOAT_SCAN(NAME, T)                                                          \
+#define DEF_FLOAT_SCAN(NAME, T, EXP)                                                          \
     static void scan_##NAME(const scan_ctx *c, char *out, const char *in)               \
     {                                                                                    \
         int64_t n = c->len;                                                              \
@@ -32,25 +32,31 @@ typedef struct scan_ctx {
             }                                                                            \
             return;                                                                      \
         }                                                                                \
-        double m = -INFINITY, s = 0;                                                     \
+        T m = -INFINITY;                                                                 \
+        double s = 0;                                                                    \
         for (int64_t k = 0; k < n; k++) {                                                \
-            double v = (double)IN(T, k);                                                 \
+            T v = IN(T, k);                                                              \
             m = (v > m || isnan(v)) && !isnan(m) ? v : m;                                \
         }                                                                                \
-        for (int64_t k = 0; k < n; k++)                                                  \
-            s += exp((double)IN(T, k) - m);                                              \
         if (c->op == EM_SCAN_SOFTMAX) {                                                  \
-            double inv = 1.0 / s;                                                        \
+            for (int64_t k = 0; k < n; k++) {                                            \
+                T e = EXP(IN(T, k) - m);                                                 \
+                OUT(T, k) = e;                                                           \
+                s += (double)e;                                                          \
+            }                                                                            \
+            T inv = (T)(1.0 / s);                                                        \
             for (int64_t k = 0; k < n; k++)                                              \
-                OUT(T, k) = (T)(exp((double)IN(T, k) - m) * inv);                        \
+                OUT(T, k) *= inv;                                                        \
         } else {                                                                         \
-            double ls = m + log(s);                                                      \
             for (int64_t k = 0; k < n; k++)                                              \
-                OUT(T, k) = (T)((double)IN(T, k) - ls);                                  \
+                s += (double)EXP(IN(T, k) - m);                                          \
+            T ls = (T)log(s);                                                            \
+            for (int64_t k = 0; k < n; k++)                                              \
+                OUT(T, k) = (IN(T, k) - m) - ls;                                         \
         }                                                                                \
     }
-DEF_FLOAT_SCAN(f32, float)
-DEF_FLOAT_SCAN(f64, double)
+DEF_FLOAT_SCAN(f32, float, expf)
+DEF_FLOAT_SCAN(f64, double, exp)
 
 static void scan_i64(const scan_ctx *c, char *out, const char *in)
 {
