@@ -23,6 +23,7 @@ typedef enum em_kernel_id {
     EM_K_REDUCE_INDEX,
     EM_K_SCAN,
     EM_K_SORT,
+    EM_K_UNIQUE,
     /* linear algebra */
     EM_K_GEMM,
     /* indexing */

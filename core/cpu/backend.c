@@ -14,4 +14,7 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_binary(be);
     em_cpu_register_ternary(be);
     em_cpu_register_blas(be);
+    em_cpu_register_reduce(be);
+    em_cpu_register_scan(be);
+    em_cpu_register_sort(be);
 }

@@ -11,5 +11,8 @@ void em_cpu_register_unary(em_backend *be);
 void em_cpu_register_binary(em_backend *be);
 void em_cpu_register_ternary(em_backend *be);
 void em_cpu_register_blas(em_backend *be);
+void em_cpu_register_reduce(em_backend *be); /* reduce.c, scan.c, sort.c */
+void em_cpu_register_scan(em_backend *be);
+void em_cpu_register_sort(em_backend *be);
 
 #endif
