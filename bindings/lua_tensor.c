@@ -25,25 +25,42 @@ static void account(lua_State *L, const em_tensor *t)
     gc_threshold = live > GC_MIN_THRESHOLD ? live : GC_MIN_THRESHOLD;
 }
 
+/* The Tensor metatable is also kept in the registry under this address: a
+ * pointer-keyed lookup skips the string compare of luaL_testudata on the hot path. */
+static const char tensor_mt_key = 0;
+
 void emL_pushtensor(lua_State *L, em_tensor *t)
 {
     if (!t)
         emL_error(L);
     em_tensor **box = lua_newuserdatauv(L, sizeof(em_tensor *), 1);
     *box = t;
-    luaL_setmetatable(L, EM_TENSOR_MT);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+    lua_setmetatable(L, -2);
     account(L, t);
+}
+
+/* The tensor box at idx, or NULL when the value is not a Tensor. */
+static em_tensor **tensor_box(lua_State *L, int idx)
+{
+    em_tensor **box = lua_touserdata(L, idx);
+    if (!box || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? box : NULL;
 }
 
 em_tensor *emL_totensor(lua_State *L, int idx)
 {
-    em_tensor **box = luaL_testudata(L, idx, EM_TENSOR_MT);
+    em_tensor **box = tensor_box(L, idx);
     return box ? *box : NULL;
 }
 
 em_tensor *emL_checktensor(lua_State *L, int arg)
 {
-    em_tensor **box = luaL_testudata(L, arg, EM_TENSOR_MT);
+    em_tensor **box = tensor_box(L, arg);
     if (!box)
         luaL_typeerror(L, arg, "Tensor");
     if (!*box)
@@ -59,7 +76,9 @@ em_tensor *emL_opttensor(lua_State *L, int arg)
 /* __gc and __close: drop the reference once; later use reports a closed tensor. */
 static int t_release(lua_State *L)
 {
-    em_tensor **box = luaL_checkudata(L, 1, EM_TENSOR_MT);
+    em_tensor **box = tensor_box(L, 1);
+    if (!box)
+        return luaL_typeerror(L, 1, "Tensor");
     if (*box) {
         em_tensor_release(*box);
         *box = NULL;
@@ -532,4 +551,6 @@ void emL_open_tensor(lua_State *L, int methods, int module, int meta)
     lua_setfield(L, meta, "__tostring");
     lua_pushliteral(L, "torch.Tensor");
     lua_setfield(L, meta, "__name");
+    lua_pushvalue(L, meta);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
 }

@@ -8,11 +8,42 @@
 #include <string.h>
 
 const em_device EM_CPU = { EM_DEV_CPU, 0 };
+
+/* Small per-thread free lists for the tensor and storage structs: a training step
+ * creates and drops many small tensors, and malloc/free of these headers was a
+ * large part of the per-op cost. */
+#define FREELIST_MAX 8192
+static _Thread_local em_tensor *tensor_free_list;
+static _Thread_local int tensor_free_count;
+static _Thread_local em_storage *storage_free_list;
+static _Thread_local int storage_free_count;
+
+static em_storage *storage_struct_alloc(void)
+{
+    em_storage *s = storage_free_list;
+    if (s) {
+        storage_free_list = (em_storage *)s->data;
+        storage_free_count--;
+        return s;
+    }
+    return malloc(sizeof *s);
+}
+
+static void storage_struct_free(em_storage *s)
+{
+    if (storage_free_count >= FREELIST_MAX) {
+        free(s);
+        return;
+    }
+    s->data = storage_free_list;
+    storage_free_list = s;
+    storage_free_count++;
+}
 void (*em_autograd_meta_free)(struct em_autograd_meta *) = NULL;
 
 em_storage *em_storage_new(em_device dev, size_t nbytes)
 {
-    em_storage *s = malloc(sizeof *s);
+    em_storage *s = storage_struct_alloc();
     if (!s) {
         em_error("out of memory");
         return NULL;
@@ -27,12 +58,12 @@ em_storage *em_storage_new(em_device dev, size_t nbytes)
     if (nbytes > 0) {
         const em_backend *be = em_backend_get(dev);
         if (!be) {
-            free(s);
+            storage_struct_free(s);
             return NULL;
         }
         s->data = be->alloc(nbytes);
         if (!s->data) {
-            free(s);
+            storage_struct_free(s);
             return NULL;
         }
     }
@@ -52,7 +83,7 @@ void em_storage_release(em_storage *s)
         s->release(s->release_ctx, s->data);
     else if (s->data)
         em_backend_get(s->device)->free(s->data, s->nbytes);
-    free(s);
+    storage_struct_free(s);
 }
 
 int em_check_sizes(const char *op, int ndim, const int64_t *sizes)
@@ -81,7 +112,13 @@ void em_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
 
 static em_tensor *tensor_alloc(void)
 {
-    em_tensor *t = malloc(sizeof *t);
+    em_tensor *t = tensor_free_list;
+    if (t) {
+        tensor_free_list = t->grad;
+        tensor_free_count--;
+    } else {
+        t = malloc(sizeof *t);
+    }
     if (!t) {
         em_error("out of memory");
         return NULL;
@@ -159,7 +196,13 @@ void em_tensor_release(em_tensor *t)
         em_autograd_meta_free(t->autograd);
     em_tensor_release(t->grad);
     em_storage_release(t->storage);
-    free(t);
+    if (tensor_free_count >= FREELIST_MAX) {
+        free(t);
+        return;
+    }
+    t->grad = tensor_free_list;
+    tensor_free_list = t;
+    tensor_free_count++;
 }
 
 int64_t em_tensor_numel(const em_tensor *t)
