@@ -1,61 +1,59 @@
 -- A short tour of Ember, run by `make run` (build/th scripts/examples/demo.lua).
--- Each step runs only when the feature it shows is there, so the tour works
--- at every stage of the project. Run build/th alone for the REPL.
+-- Everything here is 1-based: indices, dims, max/sort indices, randperm.
+-- Run build/th alone for the REPL.
 local function section(title) print(('\n-- %s %s'):format(title, ('-'):rep(60 - #title))) end
-local function show(label, fn)
-  local ok, v = pcall(fn)
-  print(('%-30s %s'):format(label, ok and tostring(v):gsub('\n', '\n' .. (' '):rep(31)) or '(not yet: ' .. tostring(v) .. ')'))
+local function show(label, v)
+  print(label)
+  print('  ' .. tostring(v):gsub('\n', '\n  '))
 end
-local function sizes(t) return table.concat(t:size(), 'x') end
 
-print(('Ember %s on Lua %s'):format(torch._VERSION, _VERSION:match('%d.%d')))
+print(('Ember %s on %s'):format(torch._VERSION, _VERSION))
 
 section('creating tensors')
 local x = torch.tensor { { 1, 2, 3 }, { 4, 5, 6 } }
-show('torch.tensor{{1,2,3},{4,5,6}}', function() return x end)
-show('x:size(), x.dtype', function() return sizes(x) .. ', ' .. x.dtype end)
-show('torch.zeros(2, 3)', function() return torch.zeros(2, 3) end)
-show('torch.ones{4}:float()', function() return torch.ones { 4 }:float():type() end)
-show('{dtype=torch.float64}', function() return torch.zeros(2, { dtype = torch.float64 }).dtype end)
-show('torch.tensor{1.5, 2}.dtype', function() return torch.tensor { 1.5, 2 }.dtype end)
+show('x = torch.tensor{{1,2,3},{4,5,6}}  -- Lua integers give int64', x)
+show('x.shape, x.dtype', tostring(x.shape) .. ', ' .. x.dtype)
+show('torch.zeros(2, 3, {dtype = "float64"})', torch.zeros(2, 3, { dtype = 'float64' }))
+show('torch.arange(1, 7):view(2, 3):float() / 4', torch.arange(1, 7):view(2, 3):float() / 4)
+show('torch.linspace(0, 1, 5)', torch.linspace(0, 1, 5))
 
-section('1-based indexing')
-show('x[1] (the first row): size', function() return sizes(x[1]) end)
-show('x[2][3]', function() return x[2][3] end)
-show('x:size(1), x:size(-1)', function() return x:size(1) .. ', ' .. x:size(-1) end)
-show('x:tolist()[2][1]', function() return x:tolist()[2][1] end)
+section('1-based indexing and views')
+show('x[2]  -- the second row, a view', x[2])
+show('x[2][3], x[{1, -1}]  -- Lua numbers', x[2][3] .. ', ' .. x[{ 1, -1 }])
+show('x[{{}, {2, 3}}]  -- all rows, columns 2..3', x[{ {}, { 2, 3 } }])
+show('x:t()  -- transposed view, no copy', x:t())
+show('x[x:gt(3)]  -- boolean mask', x[x:gt(3)])
+local y = x:clone()
+y[{ 1, {} }] = 0
+show('y[{1, {}}] = 0', y)
 
-section('views share storage')
-local t = x:t()
-show('x:t() size', function() return sizes(t) end)
-show('x:t():is_contiguous()', function() return t:is_contiguous() end)
-show('x:t():is_set_to(x)', function() return t:is_set_to(x) end)
-show('x:view(3, 2):tolist()', function()
-  local rows = {}
-  for i, r in ipairs(x:view(3, 2):tolist()) do rows[i] = '{' .. table.concat(r, ', ') .. '}' end
-  return '{' .. table.concat(rows, ', ') .. '}'
-end)
-show('x:narrow(2, 2, 2) size', function() return sizes(x:narrow(2, 2, 2)) end)
-show('x:unsqueeze(1) size', function() return sizes(x:unsqueeze(1)) end)
+section('math with broadcasting and type promotion')
+local f = x:float()
+show('f * 2 + torch.tensor{10, 20, 30}', f * 2 + torch.tensor { 10, 20, 30 })
+show('x + 0.5  -- int64 with a Lua float gives float32', (x + 0.5).dtype)
+show('f:exp():log():sub(f):abs():max()', f:exp():log():sub(f):abs():max())
 
-section('math')
-local y = x:float()
-local ops = {
-  { 'x + x', function() return y + y end, torch.add },
-  { 'x * 2', function() return y * 2 end, torch.mul },
-  { 'x:sum()', function() return y:sum() end, torch.sum },
-  { 'x:mean(2)', function() return y:mean(2) end, torch.mean },
-  { 'x:matmul(x:t())', function() return y:matmul(y:t()) end, torch.matmul },
-  { 'torch.arange(1, 5)', function() return torch.arange(1, 5) end, torch.arange },
-}
-local shown = 0
-for _, op in ipairs(ops) do
-  if op[3] then
-    show(op[1], op[2])
-    shown = shown + 1
-  end
-end
-if shown == 0 then print('(math ops arrive in later issues)') end
+section('reductions, sorting, linear algebra')
+show('f:sum(), f:mean(2)', tostring(f:sum()) .. '\n' .. tostring(f:mean(2)))
+local v, i = f:max(2)
+show('f:max(2)  -- values and 1-based indices', tostring(v) .. '\n' .. tostring(i))
+show('f:mm(f:t())', f:mm(f:t()))
+show("torch.einsum('ij,kj->ik', f, f)", torch.einsum('ij,kj->ik', f, f))
+local s, order = torch.tensor { 3.5, -1, 2 }:sort()
+show('torch.tensor{3.5, -1, 2}:sort()', tostring(s) .. '\n' .. tostring(order))
+show('f:softmax(2)', f:softmax(2))
+
+section('random numbers repeat with a seed')
+torch.manual_seed(42)
+show('torch.manual_seed(42); torch.randn(2, 3)', torch.randn(2, 3))
+show('torch.randperm(6)  -- a permutation of 1..6', torch.randperm(6))
+
+section('memory')
+for _ = 1, 200 do local big = torch.empty(1000, 1000):fill_(1) end
+local m = torch.memory_stats()
+show('200 allocations of 4 MB, then torch.memory_stats()',
+  ('allocated %d MB, cached %d MB, %d of %d allocations went to the system'):format(
+    m.allocated_bytes >> 20, m.cached_bytes >> 20, m.num_system_allocs, m.num_allocs))
 
 section('the REPL')
 print('build/th opens the REPL: Tab completes (torch.ze<Tab>, x:si<Tab>),')
