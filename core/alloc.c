@@ -4,7 +4,7 @@
 #include "alloc.h"
 #include "error.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -29,7 +29,20 @@ typedef struct block {
 static block *free_lists[N_CLASSES];
 static em_alloc_stats stats;
 static int64_t cache_limit;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* A spinlock: the critical sections are a few pointer moves, and an uncontended
+ * pthread mutex cost a noticeable share of a small op. */
+static atomic_flag lock_flag = ATOMIC_FLAG_INIT;
+
+static void lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&lock_flag, memory_order_acquire))
+        ;
+}
+
+static void unlock(void)
+{
+    atomic_flag_clear_explicit(&lock_flag, memory_order_release);
+}
 
 /* Class index and rounded size of a request. Sizes up to 256 B round to 64 B;
  * above that, each power of two [2^k, 2^(k+1)) is split in four classes. */
@@ -68,7 +81,7 @@ void *em_alloc_cpu(size_t nbytes)
 {
     size_t rounded;
     int c = size_class(nbytes, &rounded);
-    pthread_mutex_lock(&lock);
+    lock();
     stats.n_alloc++;
     if (c < N_CLASSES && free_lists[c]) {
         block *b = free_lists[c];
@@ -78,28 +91,28 @@ void *em_alloc_cpu(size_t nbytes)
         stats.allocated += (int64_t)rounded;
         if (stats.allocated > stats.peak_allocated)
             stats.peak_allocated = stats.allocated;
-        pthread_mutex_unlock(&lock);
+        unlock();
         return b;
     }
     stats.n_system_alloc++;
-    pthread_mutex_unlock(&lock);
+    unlock();
 
     void *p = NULL;
     if (posix_memalign(&p, 64, rounded) != 0) {
         /* under memory pressure: give the cache back and try once more */
-        pthread_mutex_lock(&lock);
+        lock();
         drop_cache_locked();
-        pthread_mutex_unlock(&lock);
+        unlock();
         if (posix_memalign(&p, 64, rounded) != 0) {
             em_error("out of memory: cannot allocate %zu bytes", nbytes);
             return NULL;
         }
     }
-    pthread_mutex_lock(&lock);
+    lock();
     stats.allocated += (int64_t)rounded;
     if (stats.allocated > stats.peak_allocated)
         stats.peak_allocated = stats.allocated;
-    pthread_mutex_unlock(&lock);
+    unlock();
     return p;
 }
 
@@ -109,7 +122,7 @@ void em_free_cpu(void *p, size_t nbytes)
         return;
     size_t rounded;
     int c = size_class(nbytes, &rounded);
-    pthread_mutex_lock(&lock);
+    lock();
     stats.allocated -= (int64_t)rounded;
     if (cache_limit == 0) {
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
@@ -121,24 +134,24 @@ void em_free_cpu(void *p, size_t nbytes)
         free_lists[c] = b;
         POISON(b, rounded);
         stats.cached += (int64_t)rounded;
-        pthread_mutex_unlock(&lock);
+        unlock();
         return;
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     free(p);
 }
 
 void em_alloc_empty_cache(void)
 {
-    pthread_mutex_lock(&lock);
+    lock();
     drop_cache_locked();
-    pthread_mutex_unlock(&lock);
+    unlock();
 }
 
 em_alloc_stats em_alloc_get_stats(void)
 {
-    pthread_mutex_lock(&lock);
+    lock();
     em_alloc_stats s = stats;
-    pthread_mutex_unlock(&lock);
+    unlock();
     return s;
 }
