@@ -1,0 +1,27 @@
+-- The README's tour and the `make run` demo must keep working as the API changes.
+local function run(cmd)
+  local p = io.popen(cmd .. ' 2>&1')
+  local out = p:read('a')
+  local ok, _, code = p:close()
+  return ok and 0 or code, out
+end
+
+describe('docs', function()
+  it("runs the README's tour", function()
+    local src = assert(io.open('README.md')):read('a')
+    local code = src:match('```lua\n(.-)```')
+    assert.is_truthy(code, 'README has a lua code block')
+    local path = os.tmpname()
+    local f = assert(io.open(path, 'w'))
+    f:write(code)
+    f:close()
+    local rc, out = run('./build/th ' .. path)
+    os.remove(path)
+    assert.equal(0, rc, out)
+  end)
+  it('runs the make run demo', function()
+    local rc, out = run('./build/th scripts/examples/demo.lua')
+    assert.equal(0, rc, out)
+    assert.is_truthy(out:find('1-based indices', 1, true) or out:find('1-based', 1, true))
+  end)
+end)
