@@ -85,7 +85,7 @@ static int l_einsum(lua_State *L)
     if (lua_type(L, 2) == LUA_TTABLE && !emL_totensor(L, 2)) {
         lua_Integer len = luaL_len(L, 2);
         if (len > EM_MAX_DIMS)
-            return luaL_error(L, "einsum: at most %d operands, got %d", EM_MAX_DIMS, (int)len);
+            return luaL_error(L, "einsum: at most %d operands, got %I", EM_MAX_DIMS, (lua_Integer)len);
         for (lua_Integer i = 1; i <= len; i++) {
             lua_geti(L, 2, i);
             ops[n] = emL_totensor(L, -1);

@@ -44,8 +44,8 @@ int emL_dim_value(lua_State *L, lua_Integer d, int ndim, const char *what)
 {
     int n = ndim > 0 ? ndim : 1;
     if (d < -n || d > n || d == 0)
-        return luaL_error(L, "%s: dimension %d out of range (expected %d..-1 or 1..%d for a %d-d tensor)", what,
-                          (int)d, -n, n, ndim);
+        return luaL_error(L, "%s: dimension %I out of range (expected %d..-1 or 1..%d for a %d-d tensor)", what,
+                          (lua_Integer)d, -n, n, ndim);
     return (int)(d > 0 ? d - 1 : d + n);
 }
 
@@ -62,8 +62,8 @@ int emL_checkdim(lua_State *L, int arg, int ndim)
     lua_Integer d = luaL_checkinteger(L, arg);
     int n = ndim > 0 ? ndim : 1;
     if (d < -n || d > n || d == 0) {
-        const char *msg = lua_pushfstring(L, "dimension %d out of range for a %d-d tensor (expected 1..%d or -%d..-1)",
-                                          (int)d, ndim, n, n);
+        const char *msg = lua_pushfstring(L, "dimension %I out of range for a %d-d tensor (expected 1..%d or -%d..-1)",
+                                          (lua_Integer)d, ndim, n, n);
         luaL_argerror(L, arg, msg);
     }
     return (int)(d > 0 ? d - 1 : d + n);
@@ -79,8 +79,8 @@ int emL_optdim(lua_State *L, int arg, int ndim, int def)
 int64_t emL_index_value(lua_State *L, lua_Integer i, int64_t n, int dim)
 {
     if (i == 0 || i > n || i < -n)
-        luaL_error(L, "%s: index %d is out of range for dimension %d of size %d", current_function(L), (int)i,
-                   dim + 1, (int)n);
+        luaL_error(L, "%s: index %I is out of range for dimension %d of size %I", current_function(L), (lua_Integer)i,
+                   dim + 1, (lua_Integer)n);
     return i > 0 ? i - 1 : i + n;
 }
 
@@ -103,7 +103,7 @@ int emL_checkintlist(lua_State *L, int idx, int64_t *out, int max, const char *w
     idx = lua_absindex(L, idx);
     lua_Integer n = luaL_len(L, idx);
     if (n > max)
-        luaL_error(L, "%s: at most %d entries, got %d", what, max, (int)n);
+        luaL_error(L, "%s: at most %d entries, got %I", what, max, (lua_Integer)n);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, idx, i);
         int isint;

@@ -101,8 +101,8 @@ static int l_narrow(lua_State *L)
     if (start < 0)
         start += n + 1;
     if (start < 1 || start > n + 1)
-        return luaL_error(L, "narrow: start %d is out of range for dimension %d of size %d", (int)start, d + 1,
-                          (int)n);
+        return luaL_error(L, "narrow: start %I is out of range for dimension %d of size %I", (lua_Integer)start, d + 1,
+                          (lua_Integer)n);
     emL_pushtensor(L, em_narrow(t, d, start - 1, len));
     return 1;
 }
@@ -134,8 +134,8 @@ static int l_unsqueeze(lua_State *L)
     lua_Integer d = luaL_checkinteger(L, 2);
     int n = t->ndim + 1;
     if (d == 0 || d > n || d < -n)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %d out of range (expected 1..%d or -%d..-1)",
-                                                   (int)d, n, n));
+        return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %I out of range (expected 1..%d or -%d..-1)",
+                                                   (lua_Integer)d, n, n));
     emL_pushtensor(L, em_unsqueeze(t, (int)(d > 0 ? d - 1 : d + n)));
     return 1;
 }

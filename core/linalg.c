@@ -25,7 +25,7 @@ static int check_pair(const char *op, const em_tensor *a, const em_tensor *b)
     if (!em_device_eq(em_tensor_device(a), em_tensor_device(b)))
         return em_error("%s: expected both operands on the same device", op);
     if (a->dtype == EM_BOOL)
-        return em_error("%s: not implemented for bool tensors", op);
+        return em_error("%s: bool tensors are not supported (convert with x:float() or x:long())", op);
     return 0;
 }
 

@@ -388,6 +388,8 @@ em_tensor *em_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int
             return em_error("as_strided: negative strides are not supported"), NULL;
         if (sizes[i] == 0)
             empty = true;
+        else if (strides[i] > 0 && sizes[i] - 1 > (INT64_MAX / esize - 1 - hi) / strides[i])
+            return em_error("as_strided: sizes and strides reach past any storage"), NULL;
         else
             hi += (sizes[i] - 1) * strides[i];
     }

@@ -123,7 +123,7 @@ describe('mm', function()
     H.assert_error(function() torch.mm(torch.ones(2, 2), torch.ones(2, 2, { dtype = 'float64' })) end,
       'mm: expected both operands to have the same dtype, got float32 and float64')
     H.assert_error(function() torch.mm(torch.ones(2, 2, { dtype = 'bool' }), torch.ones(2, 2, { dtype = 'bool' })) end,
-      'mm: not implemented for bool tensors')
+      'mm: bool tensors are not supported (convert with x:float() or x:long())')
     H.assert_error(function() torch.mm(torch.ones(3, 4), torch.ones(4, 5), { out = torch.empty(2, 2) }) end,
       'mm: out has shape 2x2, expected 3x5')
     H.assert_error(function()

@@ -89,3 +89,14 @@ describe('cuda', function()
     end
   end)
 end)
+
+describe('huge arguments', function()
+  it('rejects as_strided geometry that overflows instead of reading past the storage', function()
+    H.assert_error(function() torch.zeros(2, 3):as_strided({ 2 }, { 2 ^ 61 }) end,
+      'as_strided: sizes and strides reach past any storage')
+  end)
+  it('prints large indices exactly in errors', function()
+    H.assert_error(function() torch.zeros(3):narrow(1, 2 ^ 62, 1) end, 'narrow: start 4611686018427387904 is out of range')
+    H.assert_error(function() torch.zeros(3):select(1, math.mininteger) end, 'index -9223372036854775808 is out of range')
+  end)
+end)

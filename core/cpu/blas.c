@@ -387,7 +387,7 @@ static int cpu_gemm(const em_gemm_desc *d)
 {
     bool is_float = d->dtype == EM_FLOAT32 || d->dtype == EM_FLOAT64;
     if (!is_float && !em_dtype_is_int(d->dtype))
-        return em_error("%s: not implemented for %s tensors", d->op, em_dtype_name(d->dtype));
+        return em_error("%s: %s tensors are not supported by the CPU matrix product", d->op, em_dtype_name(d->dtype));
     if (is_float) {
         if (!blas_load())
             return em_error("%s: %s", d->op, blas.why);
