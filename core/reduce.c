@@ -24,6 +24,16 @@ typedef struct plan {
     int64_t out_sizes[EM_MAX_DIMS]; /* the result's shape (keepdim or not) */
 } plan;
 
+/* Replaces *t by its conversion to dt (results computed in float32 go back to
+ * float16/bfloat16); *t becomes NULL and -1 is returned on failure. */
+static int cast_in_place(em_tensor **t, em_dtype dt)
+{
+    em_tensor *c = em_to_dtype(*t, dt, false);
+    em_tensor_release(*t);
+    *t = c;
+    return c ? 0 : -1;
+}
+
 static int plan_init(plan *p, em_tensor *x, const bool *dims, bool keepdim)
 {
     int nd = x->ndim, red[EM_MAX_DIMS], nred = 0;
@@ -418,10 +428,7 @@ done:
     em_tensor_release(p.starts);
     em_tensor_release(xc);
     if (rc == 0 && want_values && v->dtype != x->dtype) { /* back to float16/bfloat16 */
-        em_tensor *c = em_to_dtype(v, x->dtype, false);
-        em_tensor_release(v);
-        v = c;
-        rc = c ? 0 : -1;
+        rc = cast_in_place(&v, x->dtype);
     }
     if (rc < 0) {
         em_tensor_release(v);
@@ -571,11 +578,8 @@ static em_tensor *scan_run(const char *op, em_tensor *x, int dim, em_scan_op sop
         em_tensor_retain(out);
         return out;
     }
-    if (r->dtype != res_dt) {
-        em_tensor *c = em_to_dtype(r, res_dt, false);
-        em_tensor_release(r);
-        r = c;
-    }
+    if (r->dtype != res_dt)
+        cast_in_place(&r, res_dt);
     return r;
 }
 
@@ -642,10 +646,7 @@ static int sort_k(const char *op, em_tensor *x, int64_t k, int dim, bool descend
         rc = v && i ? 0 : -1;
     }
     if (rc == 0 && v->dtype != x->dtype) {
-        em_tensor *c = em_to_dtype(v, x->dtype, false);
-        em_tensor_release(v);
-        v = c;
-        rc = c ? 0 : -1;
+        rc = cast_in_place(&v, x->dtype);
     }
     if (rc < 0) {
         em_tensor_release(v);
@@ -688,10 +689,7 @@ int em_unique(em_tensor *x, em_tensor **values, em_tensor **inverse, em_tensor *
     int rc = k ? k(fc, &v, inverse ? &inv : NULL, counts ? &cnt : NULL) : -1;
     em_tensor_release(fc);
     if (rc == 0 && v->dtype != x->dtype) {
-        em_tensor *c = em_to_dtype(v, x->dtype, false);
-        em_tensor_release(v);
-        v = c;
-        rc = c ? 0 : -1;
+        rc = cast_in_place(&v, x->dtype);
     }
     if (rc == 0 && inv) {
         em_tensor *r = em_reshape(inv, x->ndim, x->sizes);
