@@ -35,13 +35,13 @@ CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -lstdc++
 endif
 
-CORE_SRC := $(wildcard core/*.c core/cpu/*.c)
+CORE_SRC := $(wildcard core/*.c core/cpu/*.c core/autograd/*.c)
 TH_SRC   := bindings/th.c $(wildcard bindings/th_*.c)
 BIND_SRC := $(filter-out $(TH_SRC),$(wildcard bindings/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 TH_OBJ   := $(TH_SRC:%.c=$(BUILD)/obj/%.o)
-HEADERS  := $(wildcard core/*.h core/cpu/*.h bindings/*.h kernels/*.h)
+HEADERS  := $(wildcard core/*.h core/cpu/*.h core/autograd/*.h bindings/*.h kernels/*.h)
 
 .PHONY: all deps test run sanitize bench install uninstall clean
 

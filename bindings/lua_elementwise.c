@@ -4,7 +4,7 @@
  * operand of a binary op may be a Lua number. Each op is one C call into the core. */
 #include "lua_ember.h"
 
-#include "../core/elementwise.h"
+#include "../core/autograd/functions.h"
 
 #include <string.h>
 
@@ -99,12 +99,12 @@ static int unary(lua_State *L, em_unary_op op, bool inplace)
         }
     }
     if (inplace) {
-        emL_check(L, em_unary_(op, x, pp));
+        emL_check(L, em_ag_unary_(op, x, pp));
         lua_settop(L, 1);
         return 1;
     }
     em_tensor *out = opts ? emL_opt_out(L, opts) : NULL;
-    return push_result(L, em_unary(op, x, pp, out), out, opts);
+    return push_result(L, em_ag_unary(op, x, pp, out), out, opts);
 }
 
 #define UNARY_OUT(NAME, OP) \
@@ -163,7 +163,7 @@ static int binary(lua_State *L, em_binary_op op, const char *name, bool inplace)
     }
     if (inplace) {
         em_tensor *self = check_self(L, 1, name);
-        emL_check(L, em_binary_(op, self, check_arg(L, 2, name), pp));
+        emL_check(L, em_ag_binary_(op, self, check_arg(L, 2, name), pp));
         lua_settop(L, 1);
         return 1;
     }
@@ -171,7 +171,7 @@ static int binary(lua_State *L, em_binary_op op, const char *name, bool inplace)
     if (!a.t && !b.t)
         return luaL_error(L, "%s: expected at least one tensor argument, got two numbers", name);
     em_tensor *out = opts ? emL_opt_out(L, opts) : NULL;
-    return push_result(L, em_binary(op, a, b, pp, out), out, opts);
+    return push_result(L, em_ag_binary(op, a, b, pp, out), out, opts);
 }
 
 #define BINARY_OUT(NAME, OP) \
@@ -232,7 +232,7 @@ static int ew_div_(lua_State *L) { return div_impl(L, true); }
 static int meta_binary(lua_State *L, em_binary_op op, const char *name)
 {
     em_arg a = check_arg(L, 1, name), b = check_arg(L, 2, name);
-    emL_pushtensor(L, em_binary(op, a, b, NULL, NULL));
+    emL_pushtensor(L, em_ag_binary(op, a, b, NULL, NULL));
     return 1;
 }
 
@@ -253,13 +253,13 @@ META(shr, EM_BIN_SHR, "bitwise_right_shift")
 
 static int m_unm(lua_State *L)
 {
-    emL_pushtensor(L, em_unary(EM_UN_NEG, check_self(L, 1, "neg"), NULL, NULL));
+    emL_pushtensor(L, em_ag_unary(EM_UN_NEG, check_self(L, 1, "neg"), NULL, NULL));
     return 1;
 }
 
 static int m_bnot(lua_State *L)
 {
-    emL_pushtensor(L, em_unary(EM_UN_BITWISE_NOT, check_self(L, 1, "bitwise_not"), NULL, NULL));
+    emL_pushtensor(L, em_ag_unary(EM_UN_BITWISE_NOT, check_self(L, 1, "bitwise_not"), NULL, NULL));
     return 1;
 }
 

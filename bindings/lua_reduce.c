@@ -9,6 +9,8 @@
 #include "../core/reduce.h"
 #include "lua_ember.h"
 
+#include "../core/autograd/functions.h"
+
 /* Dims, keepdim and options of a reduction: x, [dim | {dims}], [keepdim], [opts]. */
 typedef struct rargs {
     bool mask[EM_MAX_DIMS];
@@ -107,8 +109,8 @@ static int plain_reduce(lua_State *L, const char *op, plain_reduce_fn fn)
     return 1;
 }
 
-static int l_sum(lua_State *L) { return dtype_reduce(L, "sum", em_sum); }
-static int l_mean(lua_State *L) { return dtype_reduce(L, "mean", em_mean); }
+static int l_sum(lua_State *L) { return dtype_reduce(L, "sum", em_ag_sum); }
+static int l_mean(lua_State *L) { return dtype_reduce(L, "mean", em_ag_mean); }
 static int l_prod(lua_State *L) { return dtype_reduce(L, "prod", em_prod); }
 static int l_amax(lua_State *L) { return plain_reduce(L, "amax", em_amax); }
 static int l_amin(lua_State *L) { return plain_reduce(L, "amin", em_amin); }

@@ -5,6 +5,8 @@
  * collection when they pass a threshold that follows the live tensor bytes. */
 #include "lua_ember.h"
 
+#include "../core/autograd/functions.h"
+
 #include <string.h>
 
 #define GC_MIN_THRESHOLD ((int64_t)64 << 20)
@@ -247,7 +249,7 @@ static int t_type(lua_State *L)
         return 1;
     }
     em_dtype dt = emL_checkdtype(L, 2);
-    emL_pushtensor(L, em_to_dtype(t, dt, false));
+    emL_pushtensor(L, em_ag_to_dtype(t, dt, false));
     return 1;
 }
 
@@ -286,7 +288,7 @@ static int t_tolist(lua_State *L)
 
 static int t_clone(lua_State *L)
 {
-    emL_pushtensor(L, em_clone(emL_checktensor(L, 1)));
+    emL_pushtensor(L, em_ag_clone(emL_checktensor(L, 1)));
     return 1;
 }
 
@@ -297,7 +299,7 @@ static int t_contiguous(lua_State *L)
         lua_settop(L, 1);
         return 1;
     }
-    emL_pushtensor(L, em_clone(t));
+    emL_pushtensor(L, em_ag_clone(t));
     return 1;
 }
 
@@ -305,7 +307,7 @@ static int t_copy_(lua_State *L)
 {
     em_tensor *dst = emL_checktensor(L, 1);
     em_tensor *src = emL_checktensor(L, 2);
-    emL_check(L, em_copy_(dst, src));
+    emL_check(L, em_ag_copy_(dst, src));
     lua_settop(L, 1);
     return 1;
 }
@@ -319,9 +321,9 @@ static int t_fill_(lua_State *L)
         if (v->ndim != 0)
             return luaL_argerror(L, 2, "fill_ expects a number or a 0-d tensor");
         emL_check(L, em_item(v, &s));
-        emL_check(L, em_fill_(t, s));
+        emL_check(L, em_ag_fill_(t, s));
     } else {
-        emL_check(L, em_fill_(t, emL_checkscalar(L, 2)));
+        emL_check(L, em_ag_fill_(t, emL_checkscalar(L, 2)));
     }
     lua_settop(L, 1);
     return 1;
@@ -329,7 +331,7 @@ static int t_fill_(lua_State *L)
 
 static int t_zero_(lua_State *L)
 {
-    emL_check(L, em_zero_(emL_checktensor(L, 1)));
+    emL_check(L, em_ag_zero_(emL_checktensor(L, 1)));
     lua_settop(L, 1);
     return 1;
 }
@@ -343,7 +345,7 @@ static int convert_to(lua_State *L, em_dtype dt)
         lua_settop(L, 1);
         return 1;
     }
-    emL_pushtensor(L, em_to_dtype(t, dt, false));
+    emL_pushtensor(L, em_ag_to_dtype(t, dt, false));
     return 1;
 }
 #define CONVERTER(NAME, DT) \
@@ -389,6 +391,10 @@ static int t_to(lua_State *L)
     bool copy = emL_optbool(L, opts, "copy", false);
     if (dt == t->dtype && em_device_eq(dev, em_tensor_device(t)) && !copy) {
         lua_settop(L, 1);
+        return 1;
+    }
+    if (em_device_eq(dev, em_tensor_device(t))) {
+        emL_pushtensor(L, em_ag_to_dtype(t, dt, copy));
         return 1;
     }
     em_tensor *r = em_tensor_empty(t->ndim, t->sizes, dt, dev);

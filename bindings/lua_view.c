@@ -1,6 +1,8 @@
 /* Bindings for view ops (core/view.c): dims and indices arrive 1-based. */
 #include "lua_ember.h"
 
+#include "../core/autograd/functions.h"
+
 static int l_view(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
@@ -10,18 +12,18 @@ static int l_view(lua_State *L)
         return luaL_argerror(L, 2, "view(dtype) is not supported; use x:to(dtype)");
     }
     if (other) {
-        emL_pushtensor(L, em_view(t, other->ndim, other->sizes));
+        emL_pushtensor(L, em_ag_view(t, other->ndim, other->sizes));
         return 1;
     }
     int n = emL_checksizes(L, 2, sizes);
-    emL_pushtensor(L, em_view(t, n, sizes));
+    emL_pushtensor(L, em_ag_view(t, n, sizes));
     return 1;
 }
 
 static int l_view_as(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1), *o = emL_checktensor(L, 2);
-    emL_pushtensor(L, em_view(t, o->ndim, o->sizes));
+    emL_pushtensor(L, em_ag_view(t, o->ndim, o->sizes));
     return 1;
 }
 
@@ -30,14 +32,14 @@ static int l_reshape(lua_State *L)
     em_tensor *t = emL_checktensor(L, 1);
     int64_t sizes[EM_MAX_DIMS];
     int n = emL_checksizes(L, 2, sizes);
-    emL_pushtensor(L, em_reshape(t, n, sizes));
+    emL_pushtensor(L, em_ag_reshape(t, n, sizes));
     return 1;
 }
 
 static int l_reshape_as(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1), *o = emL_checktensor(L, 2);
-    emL_pushtensor(L, em_reshape(t, o->ndim, o->sizes));
+    emL_pushtensor(L, em_ag_reshape(t, o->ndim, o->sizes));
     return 1;
 }
 
@@ -146,18 +148,18 @@ static int l_expand(lua_State *L)
     int64_t sizes[EM_MAX_DIMS];
     em_tensor *other = emL_totensor(L, 2);
     if (other) {
-        emL_pushtensor(L, em_expand(t, other->ndim, other->sizes));
+        emL_pushtensor(L, em_ag_expand(t, other->ndim, other->sizes));
         return 1;
     }
     int n = emL_checksizes(L, 2, sizes);
-    emL_pushtensor(L, em_expand(t, n, sizes));
+    emL_pushtensor(L, em_ag_expand(t, n, sizes));
     return 1;
 }
 
 static int l_expand_as(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1), *o = emL_checktensor(L, 2);
-    emL_pushtensor(L, em_expand(t, o->ndim, o->sizes));
+    emL_pushtensor(L, em_ag_expand(t, o->ndim, o->sizes));
     return 1;
 }
 

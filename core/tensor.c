@@ -127,6 +127,7 @@ static em_tensor *tensor_alloc(void)
     t->requires_grad = false;
     t->grad = NULL;
     t->autograd = NULL;
+    t->base = NULL;
     return t;
 }
 
@@ -195,6 +196,7 @@ void em_tensor_release(em_tensor *t)
     if (t->autograd && em_autograd_meta_free)
         em_autograd_meta_free(t->autograd);
     em_tensor_release(t->grad);
+    em_tensor_release(t->base);
     em_storage_release(t->storage);
     if (tensor_free_count >= FREELIST_MAX) {
         free(t);

@@ -46,6 +46,9 @@ typedef struct em_tensor {
     bool requires_grad;
     struct em_tensor *grad;
     struct em_autograd_meta *autograd;
+    /* For views made by differentiable view ops: the tensor that owns the memory
+     * (owned), so an in-place write through the view can rebase its history. */
+    struct em_tensor *base;
 } em_tensor;
 
 /* ---- storage ---- */

@@ -21,5 +21,6 @@ torch.long, torch.int, torch.short = 'int64', 'int32', 'int16'
 require('torch.class')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
+require('torch.autograd')(torch)
 
 return torch

@@ -1,0 +1,30 @@
+/* Differentiable copies, and the machinery every in-place op uses. */
+#ifndef EM_AG_FN_COPY_H
+#define EM_AG_FN_COPY_H
+
+#include "autograd.h"
+
+em_tensor *em_ag_clone(em_tensor *t);
+em_tensor *em_ag_contiguous(em_tensor *t);
+em_tensor *em_ag_to_dtype(em_tensor *t, em_dtype dt, bool copy);
+int em_ag_copy_(em_tensor *dst, em_tensor *src);
+int em_ag_fill_(em_tensor *dst, em_scalar v);
+int em_ag_zero_(em_tensor *dst);
+
+/* ---- for op families ---- */
+/* Records a one-input, one-output node with no saved state (out is consumed and
+ * returned; NULL passes through). */
+em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *in, em_tensor *out);
+/* Backward that passes the gradient through unchanged (the engine sums and casts). */
+int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi);
+
+/* In-place ops: when em_ag_inplace_records(self, inputs) is false, run the plain
+ * core op. Otherwise call em_ag_check_inplace (errors for leaves), compute the
+ * result out of place from em_ag_clone(self) with the em_ag_ op, and pass it to
+ * em_ag_commit_inplace, which writes it into self and sets self's history (it
+ * consumes the result). */
+bool em_ag_inplace_records(em_tensor *self, int n, em_tensor *const *inputs);
+int em_ag_check_inplace(em_tensor *self, const char *op);
+int em_ag_commit_inplace(em_tensor *self, em_tensor *result);
+
+#endif
