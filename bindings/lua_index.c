@@ -8,10 +8,12 @@
  *   x[mask]        bool mask over the leading dims -> (count, rest...) copy
  *   x[idx]         int64 tensor -> index_select along dim 1, shape idx.shape + rest
  * Intermediate tensors are pushed on the Lua stack as soon as they exist, so a
- * Lua error never leaks them. */
+ * Lua error never leaks them. Everything goes through the differentiable em_ag_
+ * ops: reads keep the graph, and assignments record (CopySlices when writing into
+ * a view) or refuse to write into a leaf that requires grad. */
 #include "lua_ember.h"
 
-#include "../core/index.h"
+#include "../core/autograd/functions.h"
 
 #include <string.h>
 
@@ -132,17 +134,21 @@ static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all
 {
     dim_entry ent[EM_MAX_DIMS];
     int n = parse_table_key(L, key, t, ent, all_int);
-    em_tensor *cur = push(L, em_tensor_alias(t));
+    em_tensor *cur = NULL;
     /* last entry first: selecting dim e leaves dims before e where they were */
     for (int e = n - 1; e >= 0; e--) {
+        em_tensor *from = cur ? cur : t;
         if (ent[e].kind == ENTRY_SELECT)
-            cur = push(L, em_select(cur, e, ent[e].start));
-        else if (ent[e].start != 0 || ent[e].stop != cur->sizes[e] || ent[e].step != 1)
-            cur = push(L, em_slice(cur, e, ent[e].start, ent[e].stop, ent[e].step));
+            cur = push(L, em_ag_index_view(from, e, true, ent[e].start, 0, 1));
+        else if (ent[e].start != 0 || ent[e].stop != from->sizes[e] || ent[e].step != 1)
+            cur = push(L, em_ag_index_view(from, e, false, ent[e].start, ent[e].stop, ent[e].step));
         else
             continue;
-        lua_replace(L, -2);
+        if (from != t)
+            lua_remove(L, -2);
     }
+    if (!cur) /* x[{}] or only full ranges: a view of the whole tensor */
+        cur = push(L, em_ag_view(t, t->ndim, t->sizes));
     return cur;
 }
 
@@ -179,7 +185,7 @@ static void push_mask_select(lua_State *L, em_tensor *t, em_tensor *mask)
 {
     emL_check(L, em_mask_check_dtype("index", mask));
     em_tensor *m = push_expanded_mask(L, t, mask);
-    em_tensor *flat = push(L, em_masked_select(t, m));
+    em_tensor *flat = push(L, em_ag_masked_select(t, m));
     int64_t sizes[EM_MAX_DIMS];
     int nd = 1 + t->ndim - mask->ndim;
     sizes[0] = -1;
@@ -188,9 +194,11 @@ static void push_mask_select(lua_State *L, em_tensor *t, em_tensor *mask)
     int64_t inner = 1;
     for (int d = 1; d < nd; d++)
         inner *= sizes[d];
+    if (nd == 1) /* a mask over every dim: flat is the result */
+        return;
     if (inner == 0)
         sizes[0] = mask_count(L, mask);
-    push(L, em_view(flat, nd, sizes));
+    push(L, em_ag_view(flat, nd, sizes));
 }
 
 /* x[idx] for an integer tensor idx: index_select along dim 1 */
@@ -200,7 +208,9 @@ static void push_index_select(lua_State *L, em_tensor *t, em_tensor *idx)
         luaL_error(L, "index: cannot index a 0-d tensor with a tensor");
     emL_check(L, em_index_check("index", idx, 0, t->sizes[0]));
     em_tensor *flat = push(L, em_reshape(idx, 1, (int64_t[]){ -1 }));
-    em_tensor *r = push(L, em_index_select(t, 0, flat));
+    em_tensor *r = push(L, em_ag_index_select(t, 0, flat));
+    if (idx->ndim == 1)
+        return;
     int64_t sizes[EM_MAX_DIMS + 1];
     int nd = idx->ndim + t->ndim - 1;
     if (nd > EM_MAX_DIMS)
@@ -208,7 +218,7 @@ static void push_index_select(lua_State *L, em_tensor *t, em_tensor *idx)
     memcpy(sizes, idx->sizes, (size_t)idx->ndim * sizeof(int64_t));
     for (int d = 1; d < t->ndim; d++)
         sizes[idx->ndim + d - 1] = t->sizes[d];
-    push(L, em_view(r, nd, sizes));
+    push(L, em_ag_view(r, nd, sizes));
 }
 
 static bool is_mask_dtype(em_dtype dt)
@@ -238,7 +248,7 @@ int emL_tensor_index(lua_State *L)
                                              t->dtype));
             return 1;
         }
-        emL_pushtensor(L, em_select(t, 0, p));
+        emL_pushtensor(L, em_ag_index_view(t, 0, true, p, 0, 1));
         return 1;
     }
     em_tensor *k = emL_totensor(L, 2);
@@ -267,23 +277,26 @@ static void assign(lua_State *L, em_tensor *dst, int idx)
 {
     em_tensor *src = emL_totensor(L, idx);
     if (src) {
-        emL_check(L, em_copy_(dst, src));
+        emL_check(L, em_ag_copy_(dst, src));
     } else if (emL_isscalar(L, idx)) {
-        emL_check(L, em_fill_(dst, emL_checkscalar(L, idx)));
+        emL_check(L, em_ag_fill_(dst, emL_checkscalar(L, idx)));
     } else {
         luaL_error(L, "index: cannot assign a %s to tensor elements (expected a number or a tensor)",
                    luaL_typename(L, idx));
     }
 }
 
-/* The value at idx as a scalar if it is a number or a one-element tensor. */
-static bool value_scalar(lua_State *L, int idx, em_scalar *s)
+/* Whether the value at idx fills: a number (*s) or a 0-d tensor (*vt, whose
+ * gradient the fill ops route when it requires grad). */
+static bool value_scalar(lua_State *L, int idx, em_scalar *s, em_tensor **vt)
 {
     em_tensor *v = emL_totensor(L, idx);
+    *vt = NULL;
+    *s = em_scalar_int(0);
     if (v) {
-        if (em_tensor_numel(v) != 1 || v->ndim > 0)
+        if (v->ndim > 0)
             return false;
-        emL_check(L, em_item(v, s));
+        *vt = v;
         return true;
     }
     if (!emL_isscalar(L, idx))
@@ -296,7 +309,7 @@ static bool value_scalar(lua_State *L, int idx, em_scalar *s)
 /* v broadcast to sizes (nd dims) as a contiguous tensor, pushed */
 static em_tensor *push_values(lua_State *L, em_tensor *v, int nd, const int64_t *sizes)
 {
-    em_tensor *e = em_expand(v, nd, sizes);
+    em_tensor *e = em_ag_expand(v, nd, sizes);
     if (!e) {
         char b1[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
         luaL_error(L, "index: shape mismatch: value tensor of shape %s cannot be broadcast to indexing result of "
@@ -304,7 +317,7 @@ static em_tensor *push_values(lua_State *L, em_tensor *v, int nd, const int64_t 
                    em_tensor_shape_str(v, b1, sizeof b1), em_shape_str(b2, sizeof b2, nd, sizes));
     }
     push(L, e);
-    return push(L, em_contiguous(e));
+    return push(L, em_ag_contiguous(e));
 }
 
 int emL_tensor_newindex(lua_State *L)
@@ -315,7 +328,7 @@ int emL_tensor_newindex(lua_State *L)
         lua_Integer i = check_int(L, 2, "index");
         if (t->ndim == 0)
             return luaL_error(L, "index: cannot index a 0-d tensor (use x:fill_(v))");
-        em_tensor *v = push(L, em_select(t, 0, index_pos(L, i, t->sizes[0], 0)));
+        em_tensor *v = push(L, em_ag_index_view(t, 0, true, index_pos(L, i, t->sizes[0], 0), 0, 1));
         assign(L, v, 3);
         return 0;
     }
@@ -332,11 +345,12 @@ int emL_tensor_newindex(lua_State *L)
                           luaL_typename(L, 2));
     check_tensor_key(L, k);
     em_scalar s;
-    bool scalar = value_scalar(L, 3, &s);
+    em_tensor *vt;
+    bool scalar = value_scalar(L, 3, &s, &vt);
     if (is_mask_dtype(k->dtype)) {
         em_tensor *m = push_expanded_mask(L, t, k);
         if (scalar) {
-            emL_check(L, em_masked_fill_(t, m, s));
+            emL_check(L, em_ag_masked_fill_(t, m, s, vt));
             return 0;
         }
         /* values broadcast to (count, rest...), then scattered in row-major order */
@@ -346,7 +360,7 @@ int emL_tensor_newindex(lua_State *L)
         for (int d = k->ndim; d < t->ndim; d++)
             sizes[d - k->ndim + 1] = t->sizes[d];
         em_tensor *vals = push_values(L, emL_totensor(L, 3), nd, sizes);
-        emL_check(L, em_masked_scatter_(t, m, vals));
+        emL_check(L, em_ag_masked_scatter_(t, m, vals));
         return 0;
     }
     if (t->ndim == 0)
@@ -354,7 +368,7 @@ int emL_tensor_newindex(lua_State *L)
     emL_check(L, em_index_check("index", k, 0, t->sizes[0]));
     em_tensor *flat = push(L, em_reshape(k, 1, (int64_t[]){ -1 }));
     if (scalar) {
-        emL_check(L, em_index_fill_(t, 0, flat, s));
+        emL_check(L, em_ag_index_fill_(t, 0, flat, s, vt));
         return 0;
     }
     int64_t sizes[EM_MAX_DIMS];
@@ -367,12 +381,14 @@ int emL_tensor_newindex(lua_State *L)
     em_tensor *vals = push_values(L, emL_totensor(L, 3), nd, sizes);
     sizes[0] = flat->sizes[0];
     memcpy(sizes + 1, t->sizes + 1, (size_t)(t->ndim - 1) * sizeof(int64_t));
-    em_tensor *rows = push(L, em_view(vals, t->ndim, sizes));
-    emL_check(L, em_index_copy_(t, 0, flat, rows));
+    em_tensor *rows = push(L, em_ag_view(vals, t->ndim, sizes));
+    emL_check(L, em_ag_index_copy_(t, 0, flat, rows));
     return 0;
 }
 
 /* ---- the index ops ---- */
+/* In-place forms return self; out-of-place forms compute a new tensor (both
+ * record when an input requires grad). */
 static em_tensor *check_index(lua_State *L, int arg)
 {
     em_tensor *i = emL_checktensor(L, arg);
@@ -386,18 +402,19 @@ static int l_index_select(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
-    emL_pushtensor(L, em_index_select(t, dim, check_index(L, 3)));
+    emL_pushtensor(L, em_ag_index_select(t, dim, check_index(L, 3)));
     return 1;
 }
 
-/* out-of-place variants run the in-place op on a clone left at stack index 1 */
-static void replace_self_with_clone(lua_State *L)
+/* an in-place op's status -> self as the one result */
+static int done_inplace(lua_State *L, int rc)
 {
-    emL_pushtensor(L, em_clone(emL_checktensor(L, 1)));
-    lua_replace(L, 1);
+    emL_check(L, rc);
+    lua_settop(L, 1);
+    return 1;
 }
 
-static int l_index_add_(lua_State *L)
+static int index_add(lua_State *L, bool inplace)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
@@ -409,67 +426,65 @@ static int l_index_add_(lua_State *L)
             alpha = emL_checkscalar(L, -1);
         lua_pop(L, 1);
     }
-    emL_check(L, em_index_add_(t, dim, idx, src, alpha));
-    lua_settop(L, 1);
+    if (inplace)
+        return done_inplace(L, em_ag_index_add_(t, dim, idx, src, alpha));
+    emL_pushtensor(L, em_ag_index_add(t, dim, idx, src, alpha));
     return 1;
 }
 
-static int l_index_add(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return l_index_add_(L);
-}
+static int l_index_add_(lua_State *L) { return index_add(L, true); }
+static int l_index_add(lua_State *L) { return index_add(L, false); }
 
-static int l_index_copy_(lua_State *L)
+static int index_copy(lua_State *L, bool inplace)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
-    emL_check(L, em_index_copy_(t, dim, check_index(L, 3), emL_checktensor(L, 4)));
-    lua_settop(L, 1);
+    em_tensor *idx = check_index(L, 3), *src = emL_checktensor(L, 4);
+    if (inplace)
+        return done_inplace(L, em_ag_index_copy_(t, dim, idx, src));
+    emL_pushtensor(L, em_ag_index_copy(t, dim, idx, src));
     return 1;
 }
 
-static int l_index_copy(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return l_index_copy_(L);
-}
+static int l_index_copy_(lua_State *L) { return index_copy(L, true); }
+static int l_index_copy(lua_State *L) { return index_copy(L, false); }
 
-/* a number, or a 0-d tensor's value */
-static em_scalar check_value(lua_State *L, int arg)
+/* a number (*s), or a 0-d tensor (*vt: the fill ops read it and route its gradient) */
+static void check_value(lua_State *L, int arg, em_scalar *s, em_tensor **vt)
 {
     em_tensor *v = emL_totensor(L, arg);
+    *vt = NULL;
+    *s = em_scalar_int(0);
     if (v) {
         if (v->ndim != 0)
             luaL_argerror(L, arg, lua_pushfstring(L, "expected a number or a 0-d tensor, got a %d-d tensor", v->ndim));
-        em_scalar s;
-        emL_check(L, em_item(v, &s));
-        return s;
+        *vt = v;
+        return;
     }
-    return emL_checkscalar(L, arg);
+    *s = emL_checkscalar(L, arg);
 }
 
-static int l_index_fill_(lua_State *L)
+static int index_fill(lua_State *L, bool inplace)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
-    em_tensor *idx = check_index(L, 3);
-    emL_check(L, em_index_fill_(t, dim, idx, check_value(L, 4)));
-    lua_settop(L, 1);
+    em_tensor *idx = check_index(L, 3), *vt;
+    em_scalar v;
+    check_value(L, 4, &v, &vt);
+    if (inplace)
+        return done_inplace(L, em_ag_index_fill_(t, dim, idx, v, vt));
+    emL_pushtensor(L, em_ag_index_fill(t, dim, idx, v, vt));
     return 1;
 }
 
-static int l_index_fill(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return l_index_fill_(L);
-}
+static int l_index_fill_(lua_State *L) { return index_fill(L, true); }
+static int l_index_fill(lua_State *L) { return index_fill(L, false); }
 
 static int l_gather(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
-    emL_pushtensor(L, em_gather(t, dim, check_index(L, 3)));
+    emL_pushtensor(L, em_ag_gather(t, dim, check_index(L, 3)));
     return 1;
 }
 
@@ -489,7 +504,7 @@ static em_scatter_reduce opt_reduce(lua_State *L, int opts)
     return r;
 }
 
-static int do_scatter(lua_State *L, bool add)
+static int do_scatter(lua_State *L, bool add, bool inplace)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int dim = emL_checkdim(L, 2, t->ndim);
@@ -502,59 +517,48 @@ static int do_scatter(lua_State *L, bool add)
         v = emL_checkscalar(L, 4);
     }
     em_scatter_reduce r = add ? EM_SCATTER_ADD : opt_reduce(L, emL_isopts(L, 5) ? 5 : 0);
-    emL_check(L, em_scatter_(t, dim, idx, src, v, r));
-    lua_settop(L, 1);
+    if (inplace)
+        return done_inplace(L, em_ag_scatter_(t, dim, idx, src, v, r));
+    emL_pushtensor(L, em_ag_scatter(t, dim, idx, src, v, r));
     return 1;
 }
 
-static int l_scatter_(lua_State *L) { return do_scatter(L, false); }
-static int l_scatter_add_(lua_State *L) { return do_scatter(L, true); }
-
-static int l_scatter(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return do_scatter(L, false);
-}
-
-static int l_scatter_add(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return do_scatter(L, true);
-}
+static int l_scatter_(lua_State *L) { return do_scatter(L, false, true); }
+static int l_scatter_add_(lua_State *L) { return do_scatter(L, true, true); }
+static int l_scatter(lua_State *L) { return do_scatter(L, false, false); }
+static int l_scatter_add(lua_State *L) { return do_scatter(L, true, false); }
 
 static int l_masked_select(lua_State *L)
 {
-    emL_pushtensor(L, em_masked_select(emL_checktensor(L, 1), emL_checktensor(L, 2)));
+    emL_pushtensor(L, em_ag_masked_select(emL_checktensor(L, 1), emL_checktensor(L, 2)));
     return 1;
 }
 
-static int l_masked_fill_(lua_State *L)
+static int masked_fill(lua_State *L, bool inplace)
 {
-    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2);
-    emL_check(L, em_masked_fill_(t, m, check_value(L, 3)));
-    lua_settop(L, 1);
+    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2), *vt;
+    em_scalar v;
+    check_value(L, 3, &v, &vt);
+    if (inplace)
+        return done_inplace(L, em_ag_masked_fill_(t, m, v, vt));
+    emL_pushtensor(L, em_ag_masked_fill(t, m, v, vt));
     return 1;
 }
 
-static int l_masked_fill(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return l_masked_fill_(L);
-}
+static int l_masked_fill_(lua_State *L) { return masked_fill(L, true); }
+static int l_masked_fill(lua_State *L) { return masked_fill(L, false); }
 
-static int l_masked_scatter_(lua_State *L)
+static int masked_scatter(lua_State *L, bool inplace)
 {
-    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2);
-    emL_check(L, em_masked_scatter_(t, m, emL_checktensor(L, 3)));
-    lua_settop(L, 1);
+    em_tensor *t = emL_checktensor(L, 1), *m = emL_checktensor(L, 2), *src = emL_checktensor(L, 3);
+    if (inplace)
+        return done_inplace(L, em_ag_masked_scatter_(t, m, src));
+    emL_pushtensor(L, em_ag_masked_scatter(t, m, src));
     return 1;
 }
 
-static int l_masked_scatter(lua_State *L)
-{
-    replace_self_with_clone(L);
-    return l_masked_scatter_(L);
-}
+static int l_masked_scatter_(lua_State *L) { return masked_scatter(L, true); }
+static int l_masked_scatter(lua_State *L) { return masked_scatter(L, false); }
 
 /* nonzero as a table of 1-d tensors, one per dim (as_tuple) */
 static int push_nonzero_tuple(lua_State *L, em_tensor *t)
@@ -601,7 +605,7 @@ static int l_where(lua_State *L)
 
 static int l_take(lua_State *L)
 {
-    emL_pushtensor(L, em_take(emL_checktensor(L, 1), check_index(L, 2)));
+    emL_pushtensor(L, em_ag_take(emL_checktensor(L, 1), check_index(L, 2)));
     return 1;
 }
 
