@@ -217,11 +217,13 @@ static int accumulate(em_node *acc, em_tensor **grad, bool create)
         em_tensor *ng;
         bool ours = g->refcount == 1 && g->storage->refcount == 1 && !g->autograd && g->base == NULL &&
                     em_tensor_is_contiguous(g) && em_same_shape(g, leaf);
-        if (create || ours) {
+        if (ours) {
             em_tensor_retain(g);
             ng = g;
         } else {
-            ng = em_clone(g);
+            /* a shared gradient (e.g. passed through by a view's backward) is copied,
+             * keeping its history under create_graph */
+            ng = create ? em_ag_clone(g) : em_clone(g);
         }
         if (!ng)
             return -1;

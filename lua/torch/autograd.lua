@@ -151,7 +151,8 @@ return function(torch)
     local outs = {}
     for i = 1, res.n do
       local o = res[i]
-      if torch.isTensor(o) and o:is_floating_point() then outs[#outs + 1] = o end
+      -- a copy: an output that is a view of an input would change as the input is perturbed
+      if torch.isTensor(o) and o:is_floating_point() then outs[#outs + 1] = o:clone() end
     end
     return outs
   end
