@@ -213,6 +213,7 @@ describe('autograd: binary elementwise ops', function()
     { 'x + 1.5', function(x) return x + 1.5 end, 'any' },
     { '2 - x', function(x) return 2 - x end, 'any' },
     { 'x * 3', function(x) return x * 3 end, 'any' },
+    { '2.5 * x', function(x) return 2.5 * x end, 'any' },
     { '3 / x', function(x) return 3 / x end, 'away0' },
     { 'x / 4', function(x) return x / 4 end, 'any' },
     { 'x ^ 2 (integer exponent)', function(x) return x ^ 2 end, 'any' },
@@ -238,10 +239,13 @@ describe('autograd: binary elementwise ops', function()
     end)
   end
 
-  it('3 / x has gradient -3 / x^2 (the number is the dividend)', function()
+  it('a number as the first operand: 3 / x has gradient -3 / x^2, 2 * x has 2', function()
     local x = rg(f64 { 1, -2, 4 })
     ag.backward(3 / x, f64 { 1, 1, 1 })
     H.assert_close(x.grad, { -3, -0.75, -0.1875 })
+    x.grad = nil
+    ;(2 * x):sum():backward()
+    H.assert_close(x.grad, { 2, 2, 2 })
   end)
 
   it('maximum and minimum split the gradient of ties half and half', function()
