@@ -299,12 +299,12 @@ static int clamp_impl(lua_State *L, int which, bool inplace)
         return luaL_error(L, "%s: expected a min or a max bound (a number or a tensor)", name);
     const em_arg *plo = has_lo ? &lo : NULL, *phi = has_hi ? &hi : NULL;
     if (inplace) {
-        emL_check(L, em_clamp_(x, plo, phi));
+        emL_check(L, em_ag_clamp_(x, plo, phi));
         lua_settop(L, 1);
         return 1;
     }
     em_tensor *out = opts ? emL_opt_out(L, opts) : NULL;
-    return push_result(L, em_clamp(x, plo, phi, out), out, opts);
+    return push_result(L, em_ag_clamp(x, plo, phi, out), out, opts);
 }
 static int ew_clamp(lua_State *L) { return clamp_impl(L, 0, false); }
 static int ew_clamp_(lua_State *L) { return clamp_impl(L, 0, true); }
@@ -325,13 +325,13 @@ static int ternary(lua_State *L, em_ternary_op op, const char *name, bool inplac
         return luaL_error(L, "%s: expected 3 arguments, got %d", name, lua_gettop(L) - (opts ? 1 : 0));
     if (inplace) {
         em_tensor *self = check_self(L, 1, name);
-        emL_check(L, em_ternary_(op, self, check_arg(L, 2, name), check_arg(L, 3, name), &p));
+        emL_check(L, em_ag_ternary_(op, self, check_arg(L, 2, name), check_arg(L, 3, name), &p));
         lua_settop(L, 1);
         return 1;
     }
     em_arg a = check_arg(L, 1, name), b = check_arg(L, 2, name), c = check_arg(L, 3, name);
     em_tensor *out = opts ? emL_opt_out(L, opts) : NULL;
-    return push_result(L, em_ternary(op, a, b, c, &p, out), out, opts);
+    return push_result(L, em_ag_ternary(op, a, b, c, &p, out), out, opts);
 }
 
 static int ew_lerp(lua_State *L) { return ternary(L, EM_TER_LERP, "lerp", false); }
