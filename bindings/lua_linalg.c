@@ -1,9 +1,10 @@
-/* Bindings for the linear-algebra family (core/linalg.c): mm, mv, bmm, matmul, dot,
+/* Bindings for the linear-algebra family (core/linalg.c, differentiable through
+ * core/autograd/fn_linalg.c): mm, mv, bmm, matmul, dot,
  * outer/ger, addmm, addmv, baddbmm, einsum; options {out=, beta=, alpha=} as a
  * trailing table. Also torch.clock(), a monotonic wall clock for benchmarks. */
 #include "lua_ember.h"
 
-#include "../core/linalg.h"
+#include "../core/autograd/functions.h"
 
 #include <time.h>
 
@@ -23,12 +24,12 @@ static int binary(lua_State *L, binary_fn fn)
     return 1;
 }
 
-static int l_mm(lua_State *L) { return binary(L, em_mm); }
-static int l_mv(lua_State *L) { return binary(L, em_mv); }
-static int l_bmm(lua_State *L) { return binary(L, em_bmm); }
-static int l_matmul(lua_State *L) { return binary(L, em_matmul); }
-static int l_dot(lua_State *L) { return binary(L, em_dot); }
-static int l_outer(lua_State *L) { return binary(L, em_outer); }
+static int l_mm(lua_State *L) { return binary(L, em_ag_mm); }
+static int l_mv(lua_State *L) { return binary(L, em_ag_mv); }
+static int l_bmm(lua_State *L) { return binary(L, em_ag_bmm); }
+static int l_matmul(lua_State *L) { return binary(L, em_ag_matmul); }
+static int l_dot(lua_State *L) { return binary(L, em_ag_dot); }
+static int l_outer(lua_State *L) { return binary(L, em_ag_outer); }
 
 static em_scalar opt_scalar(lua_State *L, int opts, const char *name)
 {
@@ -55,26 +56,25 @@ static int add_product(lua_State *L, addmm_fn fn)
     return 1;
 }
 
+typedef int (*addmm_inplace_fn)(em_tensor *, em_tensor *, em_tensor *, em_scalar, em_scalar);
+
 /* The in-place forms write into input itself: input:addmm_(m1, m2, {beta=, alpha=}). */
-static int add_product_(lua_State *L, addmm_fn fn)
+static int add_product_(lua_State *L, addmm_inplace_fn fn)
 {
     em_tensor *input = emL_checktensor(L, 1), *a = emL_checktensor(L, 2), *b = emL_checktensor(L, 3);
     int opts = opts_at(L, 3);
     em_scalar beta = opt_scalar(L, opts, "beta"), alpha = opt_scalar(L, opts, "alpha");
-    em_tensor *r = fn(input, a, b, beta, alpha, input);
-    if (!r)
-        return emL_error(L);
-    em_tensor_release(r);
+    emL_check(L, fn(input, a, b, beta, alpha));
     lua_settop(L, 1);
     return 1;
 }
 
-static int l_addmm(lua_State *L) { return add_product(L, em_addmm); }
-static int l_addmv(lua_State *L) { return add_product(L, em_addmv); }
-static int l_baddbmm(lua_State *L) { return add_product(L, em_baddbmm); }
-static int l_addmm_(lua_State *L) { return add_product_(L, em_addmm); }
-static int l_addmv_(lua_State *L) { return add_product_(L, em_addmv); }
-static int l_baddbmm_(lua_State *L) { return add_product_(L, em_baddbmm); }
+static int l_addmm(lua_State *L) { return add_product(L, em_ag_addmm); }
+static int l_addmv(lua_State *L) { return add_product(L, em_ag_addmv); }
+static int l_baddbmm(lua_State *L) { return add_product(L, em_ag_baddbmm); }
+static int l_addmm_(lua_State *L) { return add_product_(L, em_ag_addmm_); }
+static int l_addmv_(lua_State *L) { return add_product_(L, em_ag_addmv_); }
+static int l_baddbmm_(lua_State *L) { return add_product_(L, em_ag_baddbmm_); }
 
 /* torch.einsum('ij,jk->ik', a, b) or torch.einsum('ij,jk->ik', {a, b}) */
 static int l_einsum(lua_State *L)
@@ -103,7 +103,7 @@ static int l_einsum(lua_State *L)
     }
     if (n == 0)
         return luaL_error(L, "einsum: expected at least one operand");
-    emL_pushtensor(L, em_einsum(eq, n, ops));
+    emL_pushtensor(L, em_ag_einsum(eq, n, ops));
     return 1;
 }
 

@@ -1,8 +1,10 @@
-/* Bindings for the shape ops (core/shape_ops.c) plus split / chunk / movedim,
- * which are views built here. Dims arrive 1-based (negative from the end). */
+/* Bindings for the shape ops (core/shape_ops.c, differentiable through
+ * core/autograd/fn_shape.c) plus split / chunk / movedim, which are views built
+ * here from differentiable narrow / permute. Dims arrive 1-based (negative from
+ * the end). */
 #include "lua_ember.h"
 
-#include "../core/shape_ops.h"
+#include "../core/autograd/functions.h"
 
 #include <string.h>
 
@@ -61,7 +63,7 @@ static int l_cat(lua_State *L)
             break;
         }
     int dim = emL_dim_value(L, d, nd, "cat");
-    emL_pushtensor(L, em_cat(n, ts, dim));
+    emL_pushtensor(L, em_ag_cat(n, ts, dim));
     return 1;
 }
 
@@ -72,7 +74,7 @@ static int l_stack(lua_State *L)
     int n = check_tensor_list(L, 1, ts, &next, "stack");
     lua_Integer d = opt_dim_arg(L, next, 1);
     int dim = emL_dim_value(L, d, ts[0]->ndim + 1, "stack");
-    emL_pushtensor(L, em_stack(n, ts, dim));
+    emL_pushtensor(L, em_ag_stack(n, ts, dim));
     return 1;
 }
 
@@ -91,7 +93,7 @@ static int l_flip(lua_State *L)
     em_tensor *t = emL_checktensor(L, 1);
     int dims[EM_MAX_DIMS];
     int n = check_dims(L, 2, t->ndim, dims, "flip");
-    emL_pushtensor(L, em_flip(t, n, dims));
+    emL_pushtensor(L, em_ag_flip(t, n, dims));
     return 1;
 }
 
@@ -113,7 +115,7 @@ static int l_roll(lua_State *L)
     if (lua_isnoneornil(L, 3)) {
         if (ns != 1)
             return luaL_error(L, "roll: without dims, shifts must be a single number, got %d", ns);
-        emL_pushtensor(L, em_roll(t, 0, shifts, dims));
+        emL_pushtensor(L, em_ag_roll(t, 0, shifts, dims));
         return 1;
     }
     int nd = read_ints(L, 3, raw, "roll");
@@ -121,7 +123,7 @@ static int l_roll(lua_State *L)
         return luaL_error(L, "roll: shifts and dims must have the same length, got %d and %d", ns, nd);
     for (int i = 0; i < nd; i++)
         dims[i] = emL_dim_value(L, raw[i], t->ndim, "roll");
-    emL_pushtensor(L, em_roll(t, nd, shifts, dims));
+    emL_pushtensor(L, em_ag_roll(t, nd, shifts, dims));
     return 1;
 }
 
@@ -130,11 +132,11 @@ static int tri(lua_State *L, bool upper, bool inplace)
     em_tensor *t = emL_checktensor(L, 1);
     lua_Integer k = emL_isopts(L, 2) ? emL_optint(L, 2, "diagonal", 0) : luaL_optinteger(L, 2, 0);
     if (inplace) {
-        emL_check(L, em_tril_(t, k, upper));
+        emL_check(L, em_ag_tril_(t, k, upper));
         lua_settop(L, 1);
         return 1;
     }
-    emL_pushtensor(L, em_tril(t, k, upper));
+    emL_pushtensor(L, em_ag_tril(t, k, upper));
     return 1;
 }
 
@@ -149,7 +151,7 @@ static int l_repeat(lua_State *L)
     em_tensor *t = emL_checktensor(L, 1);
     int64_t reps[EM_MAX_DIMS];
     int n = emL_checksizes(L, 2, reps);
-    emL_pushtensor(L, em_repeat(t, n, reps));
+    emL_pushtensor(L, em_ag_repeat(t, n, reps));
     return 1;
 }
 
@@ -181,7 +183,7 @@ static int l_split(lua_State *L)
             lua_rawgeti(L, 2, i);
             int64_t s = lua_tointeger(L, -1);
             lua_pop(L, 1);
-            emL_pushtensor(L, em_narrow(t, dim, at, s));
+            emL_pushtensor(L, em_ag_narrow(t, dim, at, s));
             lua_rawseti(L, -2, i);
             at += s;
         }
@@ -192,12 +194,12 @@ static int l_split(lua_State *L)
         return luaL_error(L, "split: split size must be positive, got %I", size);
     int k = 1;
     if (n == 0) {
-        emL_pushtensor(L, em_tensor_alias(t));
+        emL_pushtensor(L, em_ag_narrow(t, dim, 0, 0));
         lua_rawseti(L, -2, 1);
         return 1;
     }
     for (int64_t at = 0; at < n; at += size) {
-        emL_pushtensor(L, em_narrow(t, dim, at, at + size > n ? n - at : size));
+        emL_pushtensor(L, em_ag_narrow(t, dim, at, at + size > n ? n - at : size));
         lua_rawseti(L, -2, k++);
     }
     return 1;
@@ -260,11 +262,7 @@ static int l_movedim(lua_State *L)
             next++;
         perm[d] = next++;
     }
-    if (t->ndim == 0) {
-        emL_pushtensor(L, em_tensor_alias(t));
-        return 1;
-    }
-    emL_pushtensor(L, em_permute(t, perm));
+    emL_pushtensor(L, t->ndim == 0 ? em_ag_alias(t) : em_ag_permute(t, perm));
     return 1;
 }
 
@@ -272,11 +270,7 @@ static int l_swapaxes(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int d0 = emL_checkdim(L, 2, t->ndim), d1 = emL_checkdim(L, 3, t->ndim);
-    if (t->ndim == 0) {
-        emL_pushtensor(L, em_tensor_alias(t));
-        return 1;
-    }
-    emL_pushtensor(L, em_transpose(t, d0, d1));
+    emL_pushtensor(L, t->ndim == 0 ? em_ag_alias(t) : em_ag_transpose(t, d0, d1));
     return 1;
 }
 

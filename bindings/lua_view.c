@@ -1,4 +1,5 @@
-/* Bindings for view ops (core/view.c): dims and indices arrive 1-based. */
+/* Bindings for view ops (core/view.c) through their differentiable forms
+ * (core/autograd/fn_view.c): dims and indices arrive 1-based. */
 #include "lua_ember.h"
 
 #include "../core/autograd/functions.h"
@@ -53,7 +54,7 @@ static int l_permute(lua_State *L)
     int perm[EM_MAX_DIMS];
     for (int i = 0; i < n; i++)
         perm[i] = emL_dim_value(L, dims[i], t->ndim, "permute");
-    emL_pushtensor(L, em_permute(t, perm));
+    emL_pushtensor(L, em_ag_permute(t, perm));
     return 1;
 }
 
@@ -61,7 +62,7 @@ static int l_transpose(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int d0 = emL_checkdim(L, 2, t->ndim), d1 = emL_checkdim(L, 3, t->ndim);
-    emL_pushtensor(L, em_transpose(t, d0, d1));
+    emL_pushtensor(L, em_ag_transpose(t, d0, d1));
     return 1;
 }
 
@@ -72,11 +73,7 @@ static int l_t(lua_State *L)
     if (t->ndim > 2)
         return luaL_error(L, "t: expects a tensor with at most 2 dimensions, got %d (use transpose or permute)",
                           t->ndim);
-    if (t->ndim < 2) {
-        emL_pushtensor(L, em_tensor_alias(t));
-        return 1;
-    }
-    emL_pushtensor(L, em_transpose(t, 0, 1));
+    emL_pushtensor(L, em_ag_t(t));
     return 1;
 }
 
@@ -87,7 +84,7 @@ static int l_T(lua_State *L)
     int perm[EM_MAX_DIMS];
     for (int i = 0; i < t->ndim; i++)
         perm[i] = t->ndim - 1 - i;
-    emL_pushtensor(L, em_permute(t, perm));
+    emL_pushtensor(L, em_ag_permute(t, perm));
     return 1;
 }
 
@@ -105,7 +102,7 @@ static int l_narrow(lua_State *L)
     if (start < 1 || start > n + 1)
         return luaL_error(L, "narrow: start %I is out of range for dimension %d of size %I", (lua_Integer)start, d + 1,
                           (lua_Integer)n);
-    emL_pushtensor(L, em_narrow(t, d, start - 1, len));
+    emL_pushtensor(L, em_ag_narrow(t, d, start - 1, len));
     return 1;
 }
 
@@ -116,7 +113,7 @@ static int l_select(lua_State *L)
         return luaL_error(L, "select: cannot index a 0-d tensor");
     int d = emL_checkdim(L, 2, t->ndim);
     int64_t i = emL_index_value(L, luaL_checkinteger(L, 3), t->sizes[d], d);
-    emL_pushtensor(L, em_select(t, d, i));
+    emL_pushtensor(L, em_ag_select(t, d, i));
     return 1;
 }
 
@@ -126,7 +123,7 @@ static int l_squeeze(lua_State *L)
     int d = lua_isnoneornil(L, 2) ? -1 : emL_checkdim(L, 2, t->ndim);
     if (t->ndim == 0)
         d = -1;
-    emL_pushtensor(L, em_squeeze(t, d));
+    emL_pushtensor(L, em_ag_squeeze(t, d));
     return 1;
 }
 
@@ -138,7 +135,7 @@ static int l_unsqueeze(lua_State *L)
     if (d == 0 || d > n || d < -n)
         return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %I out of range (expected 1..%d or -%d..-1)",
                                                    (lua_Integer)d, n, n));
-    emL_pushtensor(L, em_unsqueeze(t, (int)(d > 0 ? d - 1 : d + n)));
+    emL_pushtensor(L, em_ag_unsqueeze(t, (int)(d > 0 ? d - 1 : d + n)));
     return 1;
 }
 
@@ -168,7 +165,7 @@ static int l_flatten(lua_State *L)
     em_tensor *t = emL_checktensor(L, 1);
     int s = emL_optdim(L, 2, t->ndim, 0);
     int e = emL_optdim(L, 3, t->ndim, t->ndim > 0 ? t->ndim - 1 : 0);
-    emL_pushtensor(L, em_flatten(t, s, e));
+    emL_pushtensor(L, em_ag_flatten(t, s, e));
     return 1;
 }
 
@@ -179,7 +176,7 @@ static int l_unflatten(lua_State *L)
     int64_t sizes[EM_MAX_DIMS];
     luaL_checktype(L, 3, LUA_TTABLE);
     int n = emL_checkintlist(L, 3, sizes, EM_MAX_DIMS, "unflatten");
-    emL_pushtensor(L, em_unflatten(t, d, n, sizes));
+    emL_pushtensor(L, em_ag_unflatten(t, d, n, sizes));
     return 1;
 }
 
@@ -187,7 +184,7 @@ static int l_unfold(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
     int d = emL_checkdim(L, 2, t->ndim);
-    emL_pushtensor(L, em_unfold(t, d, luaL_checkinteger(L, 3), luaL_checkinteger(L, 4)));
+    emL_pushtensor(L, em_ag_unfold(t, d, luaL_checkinteger(L, 3), luaL_checkinteger(L, 4)));
     return 1;
 }
 
@@ -205,7 +202,7 @@ static int l_diagonal(lua_State *L)
         d1 = emL_optdim(L, 3, t->ndim, 0);
         d2 = emL_optdim(L, 4, t->ndim, 1);
     }
-    emL_pushtensor(L, em_diagonal(t, off, d1, d2));
+    emL_pushtensor(L, em_ag_diagonal(t, off, d1, d2));
     return 1;
 }
 
@@ -220,7 +217,7 @@ static int l_as_strided(lua_State *L)
     if (n != m)
         return luaL_error(L, "as_strided: %d sizes but %d strides", n, m);
     lua_Integer off = luaL_optinteger(L, 4, t->offset);
-    emL_pushtensor(L, em_as_strided(t, n, sizes, strides, off));
+    emL_pushtensor(L, em_ag_as_strided(t, n, sizes, strides, off));
     return 1;
 }
 

@@ -69,7 +69,9 @@ static em_tensor *ranged(const char *op, em_scalar start, em_scalar end, em_scal
         int64_t st = step.is_int ? step.i : (int64_t)step.d;
         if (check_range(op, (double)s, (double)e, (double)st) < 0)
             return NULL;
-        double len = inclusive ? floor((double)(e - s) / (double)st) + 1 : ceil((double)(e - s) / (double)st);
+        /* in double: e - s overflows int64 for far-apart bounds */
+        double span = (double)e - (double)s;
+        double len = inclusive ? floor(span / (double)st) + 1 : ceil(span / (double)st);
         if (len > 1e15)
             return em_error("%s: range too large (%g elements)", op, len), NULL;
         int64_t n = (int64_t)len;
@@ -78,7 +80,7 @@ static em_tensor *ranged(const char *op, em_scalar start, em_scalar end, em_scal
             return NULL;
         void *p = em_tensor_data(t);
         for (int64_t i = 0; i < n; i++)
-            put_int(p, dt, i, s + i * st);
+            put_int(p, dt, i, (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)st)); /* lies in [s, e]: exact */
         return to_device(t, dev);
     }
     double s = start.d, e = end.d, st = step.d;

@@ -253,8 +253,9 @@ em_tensor *em_repeat(em_tensor *t, int n, const int64_t *reps)
                             (long long)reps[d], d + 1),
                    NULL;
         if (sz > 0 && reps[d] > INT64_MAX / sz)
-            return em_error("repeat: the result would be too large (%lld x %lld in dimension %d)",
-                            (long long)reps[d], (long long)sz, d + 1),
+            return em_error("repeat: the result would have too many elements (dimension %d: size %lld repeated "
+                            "%lld times)",
+                            d + 1, (long long)sz, (long long)reps[d]),
                    NULL;
         out_sizes[d] = reps[d] * sz;
         if (reps[d] != 1) {
