@@ -7,17 +7,20 @@ local function run(cmd)
 end
 
 describe('docs', function()
-  it("runs the README's tour", function()
+  it("runs every Lua block of the README", function()
     local src = assert(io.open('README.md')):read('a')
-    local code = src:match('```lua\n(.-)```')
-    assert.is_truthy(code, 'README has a lua code block')
-    local path = os.tmpname()
-    local f = assert(io.open(path, 'w'))
-    f:write(code)
-    f:close()
-    local rc, out = run('./build/th ' .. path)
-    os.remove(path)
-    assert.equal(0, rc, out)
+    local n = 0
+    for code in src:gmatch('```lua\n(.-)```') do
+      n = n + 1
+      local path = os.tmpname()
+      local f = assert(io.open(path, 'w'))
+      f:write(code)
+      f:close()
+      local rc, out = run('./build/th ' .. path)
+      os.remove(path)
+      assert.equal(0, rc, 'README block ' .. n .. ': ' .. out)
+    end
+    assert.is_true(n >= 2, 'README has its lua code blocks')
   end)
   it('runs the make run demo', function()
     local rc, out = run('./build/th scripts/examples/demo.lua')
