@@ -66,11 +66,13 @@ struct em_node {
     em_hook *pre_hooks;     /* hooks on outputs' gradients (register_hook, retain_grad) */
     em_tensor *variable;    /* AccumulateGrad: the leaf (owned) */
     void *ctx;              /* op-specific data, allocated with the node */
+    int block_class;        /* allocation size class (node.c) */
     /* engine scratch, valid during one backward */
     uint64_t gen;
     int dep;
     bool needed;
-    em_tensor **buf;
+    em_tensor **buf;        /* n_out gradients: buf_small or allocated */
+    em_tensor *buf_small[2];
 };
 
 /* Per-tensor autograd state, allocated on first use. */

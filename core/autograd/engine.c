@@ -17,6 +17,15 @@
 
 static uint64_t generation;
 
+/* Work arrays kept between passes (the outermost pass on a thread reuses them; a
+ * pass started from inside a Lua backward allocates its own). */
+typedef struct frame { em_node *node; int i; } frame;
+static _Thread_local int run_depth;
+static _Thread_local em_node **keep_nodes, **keep_ready;
+static _Thread_local int keep_nodes_cap, keep_ready_cap;
+static _Thread_local frame *keep_stack;
+static _Thread_local int keep_stack_cap;
+
 typedef struct capture {
     em_node *node;
     int nr;
@@ -57,9 +66,9 @@ static void mark(em_node *x, uint64_t gen)
 /* Depth-first walk from the roots; fills g->nodes in post-order and counts deps. */
 static int discover(graph *g, int n_roots, em_edge *roots)
 {
-    typedef struct frame { em_node *node; int i; } frame;
-    frame *stack = NULL;
-    int sp = 0, scap = 0;
+    bool outer = run_depth == 1;
+    frame *stack = outer ? keep_stack : NULL;
+    int sp = 0, scap = outer ? keep_stack_cap : 0;
     int rc = 0;
     for (int r = 0; r < n_roots && rc == 0; r++) {
         em_node *root = roots[r].node;
@@ -96,7 +105,12 @@ static int discover(graph *g, int n_roots, em_edge *roots)
             }
         }
     }
-    free(stack);
+    if (outer) {
+        keep_stack = stack;
+        keep_stack_cap = scap;
+    } else {
+        free(stack);
+    }
     return rc;
 }
 
@@ -171,7 +185,12 @@ static int deliver(em_node *x, int nr, em_tensor *grad, const char *from)
         gr = c;
     }
     if (!x->buf) {
-        x->buf = calloc((size_t)x->n_out, sizeof *x->buf);
+        if (x->n_out <= 2) {
+            x->buf_small[0] = x->buf_small[1] = NULL;
+            x->buf = x->buf_small;
+        } else {
+            x->buf = calloc((size_t)x->n_out, sizeof *x->buf);
+        }
         if (!x->buf) {
             em_tensor_release(gr);
             return em_error("backward: out of memory");
@@ -246,7 +265,8 @@ static void release_buf(em_node *x)
         return;
     for (int i = 0; i < x->n_out; i++)
         em_tensor_release(x->buf[i]);
-    free(x->buf);
+    if (x->buf != x->buf_small)
+        free(x->buf);
     x->buf = NULL;
 }
 
@@ -283,7 +303,8 @@ static int process(graph *g, em_node *x)
                         rc = -1;
                 }
             }
-            gin = rc == 0 ? calloc((size_t)x->n_next + 1, sizeof *gin) : NULL;
+            em_tensor *gin_small[8] = { NULL };
+            gin = rc == 0 ? (x->n_next < 8 ? gin_small : calloc((size_t)x->n_next + 1, sizeof *gin)) : NULL;
             if (rc == 0 && !gin)
                 rc = em_error("backward: out of memory");
             if (rc == 0)
@@ -307,7 +328,8 @@ static int process(graph *g, em_node *x)
                 else
                     em_tensor_release(gi);
             }
-            free(gin);
+            if (gin != gin_small)
+                free(gin);
         }
     }
     release_buf(x);
@@ -319,8 +341,10 @@ static int run(int n, em_tensor **roots, em_tensor **grads, bool keep, bool crea
 {
     if (n <= 0)
         return em_error("%s: no outputs given", op);
-    em_edge *edges = calloc((size_t)n, sizeof *edges);
-    em_tensor **seeds = calloc((size_t)n, sizeof *seeds);
+    em_edge edges_small[4] = { { NULL, 0 } };
+    em_tensor *seeds_small[4] = { NULL };
+    em_edge *edges = n <= 4 ? edges_small : calloc((size_t)n, sizeof *edges);
+    em_tensor **seeds = n <= 4 ? seeds_small : calloc((size_t)n, sizeof *seeds);
     graph g = { 0 };
     g.keep = keep;
     g.create = create;
@@ -328,8 +352,13 @@ static int run(int n, em_tensor **roots, em_tensor **grads, bool keep, bool crea
     g.n_caps = n_caps;
     g.gen = ++generation;
     int rc = 0;
-    em_node **ready = NULL;
-    int n_ready = 0, cap_ready = 0;
+    bool outer = ++run_depth == 1;
+    em_node **ready = outer ? keep_ready : NULL;
+    int n_ready = 0, cap_ready = outer ? keep_ready_cap : 0;
+    if (outer) {
+        g.nodes = keep_nodes;
+        g.cap = keep_nodes_cap;
+    }
     bool was_enabled = em_grad_enabled();
     if (!edges || !seeds) {
         rc = em_error("%s: out of memory", op);
@@ -404,14 +433,24 @@ done:
         release_buf(g.nodes[k]);
         g.nodes[k]->gen = 0;
     }
-    free(g.nodes);
-    free(ready);
+    if (outer) {
+        keep_nodes = g.nodes;
+        keep_nodes_cap = g.cap;
+        keep_ready = ready;
+        keep_ready_cap = cap_ready;
+    } else {
+        free(g.nodes);
+        free(ready);
+    }
+    run_depth--;
     for (int i = 0; edges && i < n; i++)
         em_node_release(edges[i].node);
     for (int i = 0; seeds && i < n; i++)
         em_tensor_release(seeds[i]);
-    free(edges);
-    free(seeds);
+    if (edges != edges_small)
+        free(edges);
+    if (seeds != seeds_small)
+        free(seeds);
     return rc;
 }
 

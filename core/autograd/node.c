@@ -12,6 +12,43 @@
 #include "functions.h"
 
 static _Thread_local bool grad_enabled = true;
+
+/* Nodes and metas are made and freed once per op in a training step; small blocks
+ * are kept on per-thread free lists by 64-byte class instead of going back to
+ * malloc each time. */
+#define BLOCK_CLASSES 16
+#define BLOCK_CACHE_MAX 4096
+static _Thread_local void *block_free[BLOCK_CLASSES];
+static _Thread_local int block_count[BLOCK_CLASSES];
+
+static void *block_alloc(size_t size, int *cls)
+{
+    int c = (int)((size + 63) / 64) - 1;
+    if (c < BLOCK_CLASSES) {
+        *cls = c;
+        void *p = block_free[c];
+        if (p) {
+            block_free[c] = *(void **)p;
+            block_count[c]--;
+            memset(p, 0, (size_t)(c + 1) * 64);
+            return p;
+        }
+        return calloc(1, (size_t)(c + 1) * 64);
+    }
+    *cls = -1;
+    return calloc(1, size);
+}
+
+static void block_free_(void *p, int cls)
+{
+    if (cls >= 0 && block_count[cls] < BLOCK_CACHE_MAX) {
+        *(void **)p = block_free[cls];
+        block_free[cls] = p;
+        block_count[cls]++;
+        return;
+    }
+    free(p);
+}
 static uint64_t next_seq = 1;
 static int next_hook_id = 1;
 
@@ -50,7 +87,7 @@ static void meta_free(em_autograd_meta *m)
     }
     hooks_free(m->hooks);
     em_node_release(m->grad_fn);
-    free(m);
+    block_free_(m, 0);
 }
 
 void em_autograd_init(void)
@@ -62,7 +99,9 @@ em_autograd_meta *em_ag_meta(em_tensor *t)
 {
     if (t->autograd)
         return t->autograd;
-    em_autograd_meta *m = calloc(1, sizeof *m);
+    int cls;
+    _Static_assert(sizeof(em_autograd_meta) <= 64, "meta fits the first block class");
+    em_autograd_meta *m = block_alloc(sizeof *m, &cls);
     if (!m) {
         em_error("out of memory");
         return NULL;
@@ -84,12 +123,14 @@ em_node *em_node_new(const char *name, em_backward_fn fn, int n_next, int n_out,
     size_t meta_off = edges_off + (size_t)n_next * sizeof(em_edge);
     size_t saved_off = meta_off + (size_t)n_out * sizeof(em_out_meta);
     size_t total = saved_off + (size_t)n_saved * sizeof(em_saved);
-    char *p = calloc(1, total);
+    int cls;
+    char *p = block_alloc(total, &cls);
     if (!p) {
         em_error("out of memory");
         return NULL;
     }
     em_node *n = (em_node *)p;
+    n->block_class = cls;
     n->refcount = 1;
     n->name = name;
     n->backward = fn;
@@ -139,7 +180,7 @@ static void node_destroy(em_node *n)
             m->accumulator = NULL;
         em_tensor_release(n->variable);
     }
-    free(n);
+    block_free_(n, n->block_class);
 }
 
 void em_node_release(em_node *n)
