@@ -139,9 +139,9 @@ static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all
     for (int e = n - 1; e >= 0; e--) {
         em_tensor *from = cur ? cur : t;
         if (ent[e].kind == ENTRY_SELECT)
-            cur = push(L, em_ag_index_view(from, e, true, ent[e].start, 0, 1));
+            cur = push(L, em_ag_select(from, e, ent[e].start));
         else if (ent[e].start != 0 || ent[e].stop != from->sizes[e] || ent[e].step != 1)
-            cur = push(L, em_ag_index_view(from, e, false, ent[e].start, ent[e].stop, ent[e].step));
+            cur = push(L, em_ag_slice(from, e, ent[e].start, ent[e].stop, ent[e].step));
         else
             continue;
         if (from != t)
@@ -248,7 +248,7 @@ int emL_tensor_index(lua_State *L)
                                              t->dtype));
             return 1;
         }
-        emL_pushtensor(L, em_ag_index_view(t, 0, true, p, 0, 1));
+        emL_pushtensor(L, em_ag_select(t, 0, p));
         return 1;
     }
     em_tensor *k = emL_totensor(L, 2);
@@ -328,7 +328,7 @@ int emL_tensor_newindex(lua_State *L)
         lua_Integer i = check_int(L, 2, "index");
         if (t->ndim == 0)
             return luaL_error(L, "index: cannot index a 0-d tensor (use x:fill_(v))");
-        em_tensor *v = push(L, em_ag_index_view(t, 0, true, index_pos(L, i, t->sizes[0], 0), 0, 1));
+        em_tensor *v = push(L, em_ag_select(t, 0, index_pos(L, i, t->sizes[0], 0)));
         assign(L, v, 3);
         return 0;
     }

@@ -33,10 +33,4 @@ int em_ag_scatter_(em_tensor *self, int dim, const em_tensor *index, em_tensor *
 int em_ag_masked_fill_(em_tensor *self, const em_tensor *mask, em_scalar v, em_tensor *value);
 int em_ag_masked_scatter_(em_tensor *self, const em_tensor *mask, em_tensor *src);
 
-/* The views of x[i] / x[{...}]: select (0-based index start, the dim goes away)
- * or slice start:stop:step (0-based, stop exclusive) along dim. Always a view
- * with its base recorded (so writes through it rebase the base's history);
- * recorded as SelectBackward / SliceBackward when t requires grad. */
-em_tensor *em_ag_index_view(em_tensor *t, int dim, bool select, int64_t start, int64_t stop, int64_t step);
-
 #endif
