@@ -111,9 +111,9 @@ static int plain_reduce(lua_State *L, const char *op, plain_reduce_fn fn)
 
 static int l_sum(lua_State *L) { return dtype_reduce(L, "sum", em_ag_sum); }
 static int l_mean(lua_State *L) { return dtype_reduce(L, "mean", em_ag_mean); }
-static int l_prod(lua_State *L) { return dtype_reduce(L, "prod", em_prod); }
-static int l_amax(lua_State *L) { return plain_reduce(L, "amax", em_amax); }
-static int l_amin(lua_State *L) { return plain_reduce(L, "amin", em_amin); }
+static int l_prod(lua_State *L) { return dtype_reduce(L, "prod", em_ag_prod); }
+static int l_amax(lua_State *L) { return plain_reduce(L, "amax", em_ag_amax); }
+static int l_amin(lua_State *L) { return plain_reduce(L, "amin", em_ag_amin); }
 static int l_all(lua_State *L) { return plain_reduce(L, "all", em_all); }
 static int l_any(lua_State *L) { return plain_reduce(L, "any", em_any); }
 
@@ -145,7 +145,7 @@ static int l_norm(lua_State *L)
     rargs r;
     parse_reduce(L, arg, x, &r, "norm");
     int dt = (int)emL_opt_dtype(L, r.opts, (em_dtype)-1);
-    emL_pushtensor(L, em_norm(x, p, dims_of(&r, x), r.keepdim, dt, emL_opt_out(L, r.opts)));
+    emL_pushtensor(L, em_ag_norm(x, p, dims_of(&r, x), r.keepdim, dt, emL_opt_out(L, r.opts)));
     return 1;
 }
 
@@ -175,7 +175,8 @@ static int var_std(lua_State *L, const char *op, bool is_std)
     double correction = emL_optnumber(L, r.opts, "correction", unbiased ? 1.0 : 0.0);
     em_tensor *out = emL_opt_out(L, r.opts);
     const bool *dims = dims_of(&r, x);
-    emL_pushtensor(L, is_std ? em_std(x, dims, correction, r.keepdim, out) : em_var(x, dims, correction, r.keepdim, out));
+    emL_pushtensor(L, is_std ? em_ag_std(x, dims, correction, r.keepdim, out)
+                           : em_ag_var(x, dims, correction, r.keepdim, out));
     return 1;
 }
 
@@ -189,7 +190,7 @@ static int l_logsumexp(lua_State *L)
     parse_reduce(L, 2, x, &r, "logsumexp");
     if (!r.has_dims)
         luaL_error(L, "logsumexp: a dim (or a list of dims) is required, e.g. x:logsumexp(1)");
-    emL_pushtensor(L, em_logsumexp(x, dims_of(&r, x), r.keepdim, emL_opt_out(L, r.opts)));
+    emL_pushtensor(L, em_ag_logsumexp(x, dims_of(&r, x), r.keepdim, emL_opt_out(L, r.opts)));
     return 1;
 }
 
@@ -231,17 +232,17 @@ static int max_min(lua_State *L, bool is_max)
     em_tensor *x = emL_checktensor(L, 1);
     em_tensor *y = emL_totensor(L, 2);
     if (y) {
-        emL_pushtensor(L, is_max ? em_max_binary(x, y) : em_min_binary(x, y));
+        emL_pushtensor(L, is_max ? em_ag_max_binary(x, y) : em_ag_min_binary(x, y));
         return 1;
     }
     if (lua_type(L, 2) != LUA_TNUMBER) {
-        emL_pushtensor(L, is_max ? em_max_all(x) : em_min_all(x));
+        emL_pushtensor(L, is_max ? em_ag_max_all(x) : em_ag_min_all(x));
         return 1;
     }
     int dim = emL_checkdim(L, 2, x->ndim);
     em_tensor *v = NULL, *i = NULL;
     bool keep = opt_keepdim(L, 3);
-    return push_pair(L, (is_max ? em_max_dim : em_min_dim)(x, dim, keep, &v, &i), &v, &i);
+    return push_pair(L, (is_max ? em_ag_max_dim : em_ag_min_dim)(x, dim, keep, &v, &i), &v, &i);
 }
 
 static int l_max(lua_State *L) { return max_min(L, true); }
@@ -265,12 +266,12 @@ static int l_median(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
     if (lua_type(L, 2) != LUA_TNUMBER) {
-        emL_pushtensor(L, em_median_all(x));
+        emL_pushtensor(L, em_ag_median_all(x));
         return 1;
     }
     em_tensor *v = NULL, *i = NULL;
     int dim = emL_checkdim(L, 2, x->ndim);
-    return push_pair(L, em_median_dim(x, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
+    return push_pair(L, em_ag_median_dim(x, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
 }
 
 static int l_mode(lua_State *L)
@@ -278,7 +279,7 @@ static int l_mode(lua_State *L)
     em_tensor *x = emL_checktensor(L, 1);
     em_tensor *v = NULL, *i = NULL;
     int dim = one_dim(L, 2, x, x->ndim > 0 ? x->ndim - 1 : 0);
-    return push_pair(L, em_mode(x, dim, opt_keepdim(L, 2), &v, &i), &v, &i);
+    return push_pair(L, em_ag_mode(x, dim, opt_keepdim(L, 2), &v, &i), &v, &i);
 }
 
 static int l_kthvalue(lua_State *L)
@@ -287,7 +288,7 @@ static int l_kthvalue(lua_State *L)
     lua_Integer k = luaL_checkinteger(L, 2);
     em_tensor *v = NULL, *i = NULL;
     int dim = one_dim(L, 3, x, x->ndim > 0 ? x->ndim - 1 : 0);
-    return push_pair(L, em_kthvalue(x, k, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
+    return push_pair(L, em_ag_kthvalue(x, k, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
 }
 
 /* ---- scans and softmax: x, dim, [opts {dtype=, out=}] ---- */
@@ -301,10 +302,10 @@ static int scan(lua_State *L, const char *op, int kind)
     int dt = (int)emL_opt_dtype(L, opts, (em_dtype)-1);
     em_tensor *out = kind < 2 ? emL_opt_out(L, opts) : NULL;
     switch (kind) {
-    case 0: emL_pushtensor(L, em_cumsum(x, dim, dt, out)); break;
-    case 1: emL_pushtensor(L, em_cumprod(x, dim, dt, out)); break;
-    case 2: emL_pushtensor(L, em_softmax(x, dim, dt)); break;
-    default: emL_pushtensor(L, em_log_softmax(x, dim, dt)); break;
+    case 0: emL_pushtensor(L, em_ag_cumsum(x, dim, dt, out)); break;
+    case 1: emL_pushtensor(L, em_ag_cumprod(x, dim, dt, out)); break;
+    case 2: emL_pushtensor(L, em_ag_softmax(x, dim, dt)); break;
+    default: emL_pushtensor(L, em_ag_log_softmax(x, dim, dt)); break;
     }
     return 1;
 }
@@ -341,7 +342,7 @@ static int l_sort(lua_State *L)
     bool desc;
     int dim = sort_args(L, x, &desc);
     em_tensor *v = NULL, *i = NULL;
-    return push_pair(L, em_sort(x, dim, desc, &v, &i), &v, &i);
+    return push_pair(L, em_ag_sort(x, dim, desc, &v, &i), &v, &i);
 }
 
 static int l_argsort(lua_State *L)
@@ -360,7 +361,7 @@ static int l_msort(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
     em_tensor *v = NULL, *i = NULL;
-    emL_check(L, em_sort(x, 0, false, &v, &i));
+    emL_check(L, em_ag_sort(x, 0, false, &v, &i));
     em_tensor_release(i);
     emL_pushtensor(L, v);
     return 1;
@@ -387,7 +388,7 @@ static int l_topk(lua_State *L)
         }
     }
     em_tensor *v = NULL, *i = NULL;
-    return push_pair(L, em_topk(x, k, dim, largest, &v, &i), &v, &i);
+    return push_pair(L, em_ag_topk(x, k, dim, largest, &v, &i), &v, &i);
 }
 
 /* unique(x, [opts {sorted=true, return_inverse=, return_counts=, dim=nil}]) -> values[, inverse][, counts] */
