@@ -1,16 +1,10 @@
 /* Helpers shared by the reduction family's gradient formulas (see
- * fn_reduce_internal.h), and the three small differentiable index ops they
- * route gradients with. The index ops are local to this family on purpose:
- * gather's gradient is a scatter-add into zeros and the scatter-add's is a
- * gather, so a formula built from them stays differentiable to any order. */
-#include <math.h>
-#include <string.h>
-
+ * fn_reduce_internal.h). Gradients are routed with the index family's gather and
+ * scatter-add (each the other's gradient, so formulas built from them stay
+ * differentiable to any order) and the shape family's flip. */
 #include "../copy.h"
 #include "../error.h"
 #include "../factory.h"
-#include "../index.h"
-#include "../shape_ops.h"
 #include "fn_reduce_internal.h"
 #include "functions.h"
 
@@ -182,95 +176,24 @@ em_tensor *agr_positions(int64_t n, int ndim, int dim, em_device dev)
     return r;
 }
 
-/* ---- differentiable index ops ---- */
-
-typedef struct index_ctx {
-    int dim, ndim;
-    int64_t sizes[EM_MAX_DIMS]; /* gather: the source's; scatter: the result's */
-} index_ctx;
-
-static em_tensor *record_index(const char *name, em_backward_fn fn, em_tensor *in, em_tensor *index, int dim,
-                               const em_tensor *shape_of, em_tensor *r)
-{
-    if (!r || !em_ag_wants(in))
-        return r;
-    em_node *n = em_node_new(name, fn, 1, 1, 1, sizeof(index_ctx));
-    if (!n || em_node_set_next(n, 0, in) < 0 || em_node_save(n, 0, index) < 0 || em_set_history(r, n, 0) < 0) {
-        em_node_release(n);
-        em_tensor_release(r);
-        return NULL;
-    }
-    index_ctx *c = n->ctx;
-    c->dim = dim;
-    c->ndim = shape_of->ndim;
-    memcpy(c->sizes, shape_of->sizes, sizeof c->sizes);
-    em_node_release(n);
-    return r;
-}
-
-static int gather_backward(em_node *n, em_tensor **go, em_tensor **gi)
-{
-    const index_ctx *c = n->ctx;
-    em_tensor *idx = em_node_saved(n, 0);
-    if (!idx)
-        return -1;
-    gi[0] = agr_scatter_add(go[0], c->dim, idx, c->ndim, c->sizes);
-    em_tensor_release(idx);
-    return gi[0] ? 0 : -1;
-}
-
-static int scatter_add_backward(em_node *n, em_tensor **go, em_tensor **gi)
-{
-    const index_ctx *c = n->ctx;
-    em_tensor *idx = em_node_saved(n, 0);
-    if (!idx)
-        return -1;
-    gi[0] = agr_gather(go[0], c->dim, idx);
-    em_tensor_release(idx);
-    return gi[0] ? 0 : -1;
-}
+/* ---- differentiable index ops (the index and shape families') ---- */
 
 em_tensor *agr_gather(em_tensor *src, int dim, em_tensor *index)
 {
-    if (!src || !index)
-        return NULL;
-    em_tensor *r = em_gather(src, dim, index);
-    return record_index("GatherBackward", gather_backward, src, index, dim, src, r);
+    return src && index ? em_ag_gather(src, dim, index) : NULL;
 }
 
 em_tensor *agr_scatter_add(em_tensor *src, int dim, em_tensor *index, int ndim, const int64_t *sizes)
 {
     if (!src || !index)
         return NULL;
-    em_tensor *r = em_full(ndim, sizes, em_scalar_int(0), src->dtype, em_tensor_device(src));
-    if (r && em_scatter_(r, dim, index, src, em_scalar_int(0), EM_SCATTER_ADD) < 0) {
-        em_tensor_release(r);
-        r = NULL;
-    }
-    return record_index("ScatterAddBackward", scatter_add_backward, src, index, dim, r, r);
-}
-
-static int flip_backward(em_node *n, em_tensor **go, em_tensor **gi)
-{
-    const index_ctx *c = n->ctx;
-    gi[0] = agr_flip(go[0], c->dim);
-    return gi[0] ? 0 : -1;
+    em_tensor *z = em_full(ndim, sizes, em_scalar_int(0), src->dtype, em_tensor_device(src));
+    em_tensor *r = z ? em_ag_scatter(z, dim, index, src, em_scalar_int(0), EM_SCATTER_ADD) : NULL;
+    em_tensor_release(z);
+    return r;
 }
 
 em_tensor *agr_flip(em_tensor *x, int dim)
 {
-    if (!x)
-        return NULL;
-    em_tensor *r = em_flip(x, 1, &dim);
-    if (!r || !em_ag_wants(x))
-        return r;
-    em_node *n = em_node_new("FlipBackward", flip_backward, 1, 1, 0, sizeof(index_ctx));
-    if (!n || em_node_set_next(n, 0, x) < 0 || em_set_history(r, n, 0) < 0) {
-        em_node_release(n);
-        em_tensor_release(r);
-        return NULL;
-    }
-    ((index_ctx *)n->ctx)->dim = dim;
-    em_node_release(n);
-    return r;
+    return x ? em_ag_flip(x, 1, &dim) : NULL;
 }

@@ -2,9 +2,9 @@
  * a scope that owns the temporaries of a gradient formula, NULL-propagating
  * differentiable arithmetic (a formula is written as a chain and checked once at
  * the end: the first failing op sets the error, the later ones pass NULL on),
- * plain masks (no gradient flows through a comparison), and three small
- * differentiable index ops the formulas route gradients with (gather with
- * 1-based positions, its adjoint scatter-add into zeros, and flip). */
+ * plain masks (no gradient flows through a comparison), and NULL-propagating
+ * forms of the differentiable index ops the formulas route gradients with
+ * (gather with 1-based positions, its adjoint scatter-add into zeros, flip). */
 #ifndef EM_AG_FN_REDUCE_INTERNAL_H
 #define EM_AG_FN_REDUCE_INTERNAL_H
 
