@@ -8,6 +8,8 @@
  * randint(low, high) keeps PyTorch's [low, high) values (they are values, not indices). */
 #include "lua_ember.h"
 
+#include "../core/autograd/functions.h"
+
 #include <string.h>
 
 #include "../core/factory.h"
@@ -403,12 +405,30 @@ static double optnum(lua_State *L, int idx, int opts, double def)
     return luaL_checknumber(L, idx);
 }
 
+/* Random fills overwrite their tensor with values that carry no gradient: refused
+ * on a leaf that requires grad (outside no_grad), recorded as constants otherwise. */
+static bool ag_before(lua_State *L, em_tensor *t, const char *op)
+{
+    if (!em_ag_inplace_records(t, 0, NULL))
+        return false;
+    emL_check(L, em_ag_check_inplace(t, op));
+    return true;
+}
+
+static void ag_after(lua_State *L, em_tensor *t, bool recorded)
+{
+    if (recorded)
+        emL_check(L, em_ag_overwritten(t));
+}
+
 static int l_uniform_(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
+    bool rec = ag_before(L, t, "uniform_");
     int opts = trailing_opts(L, 2);
     double a = optnum(L, 2, opts, 0.0), b = opts == 3 ? 1.0 : optnum(L, 3, opts, 1.0);
     emL_check(L, em_uniform_(t, a, b, opt_generator(L, opts)));
+    ag_after(L, t, rec);
     lua_settop(L, 1);
     return 1;
 }
@@ -416,9 +436,11 @@ static int l_uniform_(lua_State *L)
 static int l_normal_(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
+    bool rec = ag_before(L, t, "normal_");
     int opts = trailing_opts(L, 2);
     double m = optnum(L, 2, opts, 0.0), s = opts == 3 ? 1.0 : optnum(L, 3, opts, 1.0);
     emL_check(L, em_normal_(t, m, s, opt_generator(L, opts)));
+    ag_after(L, t, rec);
     lua_settop(L, 1);
     return 1;
 }
@@ -426,8 +448,10 @@ static int l_normal_(lua_State *L)
 static int l_exponential_(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
+    bool rec = ag_before(L, t, "exponential_");
     int opts = trailing_opts(L, 2);
     emL_check(L, em_exponential_(t, optnum(L, 2, opts, 1.0), opt_generator(L, opts)));
+    ag_after(L, t, rec);
     lua_settop(L, 1);
     return 1;
 }
@@ -436,6 +460,7 @@ static int l_exponential_(lua_State *L)
 static int l_bernoulli_(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
+    bool rec = ag_before(L, t, "bernoulli_");
     int opts = trailing_opts(L, 2);
     em_generator *g = opt_generator(L, opts);
     em_tensor *p = emL_totensor(L, 2);
@@ -451,6 +476,7 @@ static int l_bernoulli_(lua_State *L)
     } else {
         emL_check(L, em_bernoulli_(t, optnum(L, 2, opts, 0.5), g));
     }
+    ag_after(L, t, rec);
     lua_settop(L, 1);
     return 1;
 }
@@ -460,6 +486,7 @@ static int l_bernoulli_(lua_State *L)
 static int l_random_(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
+    bool rec = ag_before(L, t, "random_");
     int opts = trailing_opts(L, 2);
     int nnum = 0;
     while (nnum < 2 && lua_type(L, 2 + nnum) == LUA_TNUMBER)
@@ -485,6 +512,7 @@ static int l_random_(lua_State *L)
         }
     }
     emL_check(L, em_random_int_(t, lo, hi, opt_generator(L, opts)));
+    ag_after(L, t, rec);
     lua_settop(L, 1);
     return 1;
 }

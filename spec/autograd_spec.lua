@@ -289,6 +289,21 @@ describe('in-place safety', function()
     H.assert_error(function() x:add_(1) end, 'a leaf tensor that requires grad cannot be modified in place')
     H.assert_error(function() x:zero_() end, 'a leaf tensor that requires grad')
     H.assert_error(function() x:copy_(torch.ones(2)) end, 'a leaf tensor that requires grad')
+    H.assert_error(function() x:normal_() end, 'normal_: a leaf tensor that requires grad')
+    H.assert_error(function() x:uniform_() end, 'uniform_: a leaf tensor that requires grad')
+    H.assert_error(function() x:bernoulli_(0.5) end, 'bernoulli_: a leaf tensor that requires grad')
+    torch.no_grad(function() x:uniform_() end)
+    assert.is_true(x.is_leaf and x.requires_grad)
+  end)
+
+  it('records random fills of non-leaves as constants', function()
+    local x = leaf({ 1, 2 })
+    local y = x * 2
+    y:normal_()
+    assert.are.equal('FillBackward', y.grad_fn:name())
+    local z = x * 3
+    ;(y + z):sum():backward()
+    H.assert_close(x.grad, { 3, 3 })
   end)
 
   it('detects a saved tensor modified in place, naming the op', function()

@@ -276,6 +276,11 @@ int em_ag_commit_inplace(em_tensor *self, em_tensor *result)
     return rc;
 }
 
+int em_ag_overwritten(em_tensor *self)
+{
+    return rebase(self, NULL);
+}
+
 int em_ag_copy_(em_tensor *dst, em_tensor *src)
 {
     em_tensor *in[1] = { src };

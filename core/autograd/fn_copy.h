@@ -26,5 +26,8 @@ int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi);
 bool em_ag_inplace_records(em_tensor *self, int n, em_tensor *const *inputs);
 int em_ag_check_inplace(em_tensor *self, const char *op);
 int em_ag_commit_inplace(em_tensor *self, em_tensor *result);
+/* For ops that overwrite self with values carrying no gradient (random fills):
+ * after em_ag_check_inplace and the plain op, records self as a constant. */
+int em_ag_overwritten(em_tensor *self);
 
 #endif
