@@ -17,9 +17,9 @@
 #include "autograd.h"
 #include "functions.h"
 
-static em_tensor *finish1(em_node *n, em_tensor *out)
+em_tensor *em_ag_finish(em_node *n, em_tensor *out)
 {
-    if (!n || em_set_history(out, n, 0) < 0) {
+    if (!n || !out || em_set_history(out, n, 0) < 0) {
         em_node_release(n);
         em_tensor_release(out);
         return NULL;
@@ -28,16 +28,19 @@ static em_tensor *finish1(em_node *n, em_tensor *out)
     return out;
 }
 
-em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *in, em_tensor *out)
+em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *x, em_tensor *r, const void *ctx,
+                         size_t size)
 {
-    if (!out)
-        return NULL;
-    em_node *n = em_node_new(name, fn, 1, 1, 0, 0);
-    if (n && em_node_set_next(n, 0, in) < 0) {
+    if (!r || !em_ag_wants(x) || !em_dtype_is_float(r->dtype))
+        return r;
+    em_node *n = em_node_new(name, fn, 1, 1, 0, size);
+    if (n && em_node_set_next(n, 0, x) < 0) {
         em_node_release(n);
         n = NULL;
     }
-    return finish1(n, out);
+    if (n && size)
+        memcpy(n->ctx, ctx, size);
+    return em_ag_finish(n, r);
 }
 
 int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi)
@@ -53,7 +56,7 @@ em_tensor *em_ag_clone(em_tensor *t)
     em_tensor *r = em_clone(t);
     if (!em_ag_wants(t))
         return r;
-    return em_ag_record1("CloneBackward", em_ag_identity_backward, t, r);
+    return em_ag_record1("CloneBackward", em_ag_identity_backward, t, r, NULL, 0);
 }
 
 em_tensor *em_ag_contiguous(em_tensor *t)
@@ -71,7 +74,7 @@ em_tensor *em_ag_to_dtype(em_tensor *t, em_dtype dt, bool copy)
     if (!r || r == t || !em_ag_wants(t) || !em_dtype_is_float(dt))
         return r;
     /* the engine casts the gradient back to t's dtype */
-    return em_ag_record1("ToCopyBackward", em_ag_identity_backward, t, r);
+    return em_ag_record1("ToCopyBackward", em_ag_identity_backward, t, r, NULL, 0);
 }
 
 /* ---- in-place ---- */

@@ -12,9 +12,13 @@ int em_ag_fill_(em_tensor *dst, em_scalar v);
 int em_ag_zero_(em_tensor *dst);
 
 /* ---- for op families ---- */
-/* Records a one-input, one-output node with no saved state (out is consumed and
- * returned; NULL passes through). */
-em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *in, em_tensor *out);
+/* Gives out the history of n (as output 0) and drops the caller's reference to
+ * n; on error (or n == NULL) releases both and returns NULL. */
+em_tensor *em_ag_finish(em_node *n, em_tensor *out);
+/* For r = op(x): when x wants grad and r is floating point, records a one-input
+ * node holding a copy of ctx (size bytes). r is consumed and returned. */
+em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *x, em_tensor *r, const void *ctx,
+                         size_t size);
 /* Backward that passes the gradient through unchanged (the engine sums and casts). */
 int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi);
 

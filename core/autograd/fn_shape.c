@@ -9,35 +9,6 @@
 #include "../error.h"
 #include "functions.h"
 
-/* Sets out's history to n (consuming the caller's reference to n); out is
- * released on error. */
-static em_tensor *finish(em_node *n, em_tensor *out)
-{
-    if (!n || em_set_history(out, n, 0) < 0) {
-        em_node_release(n);
-        em_tensor_release(out);
-        return NULL;
-    }
-    em_node_release(n);
-    return out;
-}
-
-/* A one-input node holding a copy of ctx, for r = op(x). */
-static em_tensor *record1(const char *name, em_backward_fn fn, em_tensor *x, em_tensor *r, const void *ctx,
-                          size_t size)
-{
-    if (!r || !em_ag_wants(x) || !em_dtype_is_float(r->dtype))
-        return r;
-    em_node *n = em_node_new(name, fn, 1, 1, 0, size);
-    if (n && em_node_set_next(n, 0, x) < 0) {
-        em_node_release(n);
-        n = NULL;
-    }
-    if (n && size)
-        memcpy(n->ctx, ctx, size);
-    return finish(n, r);
-}
-
 static bool any_wants(int n, em_tensor *const *ts)
 {
     for (int i = 0; i < n; i++)
@@ -96,7 +67,7 @@ em_tensor *em_ag_cat(int n, em_tensor *const *ts, int dim)
         for (int i = 0; i < n; i++)
             c->len[i] = em_cat_skips(ts[i]) ? -1 : ts[i]->sizes[dim];
     }
-    return finish(nd, r);
+    return em_ag_finish(nd, r);
 }
 
 typedef struct stack_ctx {
@@ -123,7 +94,7 @@ em_tensor *em_ag_stack(int n, em_tensor *const *ts, int dim)
         c->n = n;
         c->dim = dim;
     }
-    return finish(nd, r);
+    return em_ag_finish(nd, r);
 }
 
 /* ---- flip / roll ---- */
@@ -150,7 +121,7 @@ em_tensor *em_ag_flip(em_tensor *t, int n, const int *dims)
     memset(&c, 0, sizeof c);
     c.n = n;
     memcpy(c.dims, dims, (size_t)n * sizeof(int));
-    return record1("FlipBackward", flip_backward, t, r, &c, sizeof c);
+    return em_ag_record1("FlipBackward", flip_backward, t, r, &c, sizeof c);
 }
 
 static int roll_backward(em_node *nd, em_tensor **go, em_tensor **gi)
@@ -177,7 +148,7 @@ em_tensor *em_ag_roll(em_tensor *t, int n, const int64_t *shifts, const int *dim
         memcpy(c.dims, dims, (size_t)n * sizeof(int));
         memcpy(c.shifts, shifts, (size_t)n * sizeof(int64_t));
     }
-    return record1("RollBackward", roll_backward, t, r, &c, sizeof c);
+    return em_ag_record1("RollBackward", roll_backward, t, r, &c, sizeof c);
 }
 
 /* ---- tril / triu ---- */
@@ -198,7 +169,7 @@ em_tensor *em_ag_tril(em_tensor *t, int64_t k, bool upper)
 {
     em_tensor *r = em_tril(t, k, upper);
     tri_ctx c = { k, upper };
-    return record1(upper ? "TriuBackward" : "TrilBackward", tril_backward, t, r, &c, sizeof c);
+    return em_ag_record1(upper ? "TriuBackward" : "TrilBackward", tril_backward, t, r, &c, sizeof c);
 }
 
 int em_ag_tril_(em_tensor *t, int64_t k, bool upper)
@@ -271,5 +242,5 @@ em_tensor *em_ag_repeat(em_tensor *t, int n, const int64_t *reps)
     c.ndim = t->ndim;
     memcpy(c.reps, reps, (size_t)n * sizeof(int64_t));
     memcpy(c.sizes, t->sizes, sizeof c.sizes);
-    return record1("RepeatBackward", repeat_backward, t, r, &c, sizeof c);
+    return em_ag_record1("RepeatBackward", repeat_backward, t, r, &c, sizeof c);
 }

@@ -23,26 +23,6 @@ em_tensor *em_ag_mark_view(em_tensor *t, em_tensor *v)
     return v;
 }
 
-/* Gives r (the result of a one-input op on x) a node holding a copy of ctx. */
-static em_tensor *record(const char *name, em_backward_fn fn, em_tensor *x, em_tensor *r, const void *ctx,
-                         size_t size)
-{
-    if (!r || !em_ag_wants(x) || !em_dtype_is_float(r->dtype))
-        return r;
-    em_node *n = em_node_new(name, fn, 1, 1, 0, size);
-    if (!n || em_node_set_next(n, 0, x) < 0)
-        goto fail;
-    if (size)
-        memcpy(n->ctx, ctx, size);
-    if (em_set_history(r, n, 0) < 0)
-        goto fail;
-    em_node_release(n);
-    return r;
-fail:
-    em_node_release(n);
-    em_tensor_release(r);
-    return NULL;
-}
 
 /* ---- views whose gradient is a reshape of the output's ---- */
 
@@ -59,7 +39,7 @@ static em_tensor *record_shape(const char *name, em_backward_fn fn, em_tensor *x
     memset(&c, 0, sizeof c);
     c.ndim = x->ndim;
     memcpy(c.sizes, x->sizes, sizeof c.sizes);
-    return record(name, fn, x, r, &c, sizeof c);
+    return em_ag_record1(name, fn, x, r, &c, sizeof c);
 }
 
 static int reshape_backward(em_node *n, em_tensor **go, em_tensor **gi)
@@ -151,7 +131,7 @@ em_tensor *em_ag_permute(em_tensor *t, const int *perm)
     memset(&c, 0, sizeof c);
     c.ndim = t->ndim;
     memcpy(c.perm, perm, (size_t)t->ndim * sizeof(int));
-    return record("PermuteBackward", permute_backward, t, r, &c, sizeof c);
+    return em_ag_record1("PermuteBackward", permute_backward, t, r, &c, sizeof c);
 }
 
 typedef struct transpose_ctx {
@@ -169,7 +149,7 @@ em_tensor *em_ag_transpose(em_tensor *t, int d0, int d1)
 {
     em_tensor *r = em_ag_mark_view(t, em_transpose(t, d0, d1));
     transpose_ctx c = { d0, d1 };
-    return record("TransposeBackward", transpose_backward, t, r, &c, sizeof c);
+    return em_ag_record1("TransposeBackward", transpose_backward, t, r, &c, sizeof c);
 }
 
 em_tensor *em_ag_t(em_tensor *t)
@@ -179,7 +159,7 @@ em_tensor *em_ag_t(em_tensor *t)
                NULL;
     em_tensor *r = em_ag_mark_view(t, t->ndim < 2 ? em_tensor_alias(t) : em_transpose(t, 0, 1));
     transpose_ctx c = { 0, 1 };
-    return record("TBackward", t->ndim < 2 ? em_ag_identity_backward : transpose_backward, t, r, &c, sizeof c);
+    return em_ag_record1("TBackward", t->ndim < 2 ? em_ag_identity_backward : transpose_backward, t, r, &c, sizeof c);
 }
 
 /* ---- views that pick some elements: the gradient embeds into zeros ---- */
@@ -260,7 +240,7 @@ static em_tensor *view_embed(const view_ctx *c, em_tensor *g)
         em_tensor_release(z);
         return NULL;
     }
-    return record(view_names[c->kind][1], embed_backward, g, z, c, sizeof *c);
+    return em_ag_record1(view_names[c->kind][1], embed_backward, g, z, c, sizeof *c);
 }
 
 static int view_backward(em_node *n, em_tensor **go, em_tensor **gi)
@@ -275,7 +255,7 @@ static em_tensor *record_view(em_tensor *t, em_tensor *r, view_ctx *c)
         return r;
     c->ndim = t->ndim;
     memcpy(c->sizes, t->sizes, sizeof c->sizes);
-    return record(view_names[c->kind][0], view_backward, t, r, c, sizeof *c);
+    return em_ag_record1(view_names[c->kind][0], view_backward, t, r, c, sizeof *c);
 }
 
 em_tensor *em_ag_slice(em_tensor *t, int dim, int64_t start, int64_t end, int64_t step)
@@ -478,7 +458,7 @@ static em_tensor *restride(em_tensor *src, const restride_ctx *c)
     if (!r || !em_ag_wants(src))
         return r;
     restride_ctx adj = { .from = c->to, .to = c->from, .div_from = c->div_to, .div_to = c->div_from };
-    return record("AsStridedBackwardBackward", restride_backward, src, r, &adj, sizeof adj);
+    return em_ag_record1("AsStridedBackwardBackward", restride_backward, src, r, &adj, sizeof adj);
 }
 
 em_tensor *em_ag_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset)
@@ -491,5 +471,5 @@ em_tensor *em_ag_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const 
     geom_of(&c.from, r);
     geom_of(&c.to, t);
     c.div_to = true;
-    return record("AsStridedBackward", restride_backward, t, r, &c, sizeof c);
+    return em_ag_record1("AsStridedBackward", restride_backward, t, r, &c, sizeof c);
 }
