@@ -59,34 +59,7 @@ static em_tensor *unsq(const red_ctx *c, em_tensor *t)
     return agr_unsqueeze_dims(t, c->ndim, c->sizes, c->dims, c->keepdim);
 }
 
-/* Records a one-input reduction; slot 0 keeps the input, slot 1 the result,
- * when asked. Non-float results (integer sums, ...) get no node. */
-static em_tensor *record(const char *name, em_backward_fn fn, em_tensor *x, const red_ctx *proto, bool save_x,
-                         bool save_r, em_tensor *r)
-{
-    if (!r || !em_dtype_is_float(r->dtype))
-        return r;
-    em_node *n = em_node_new(name, fn, 1, 1, 2, sizeof(red_ctx));
-    if (!n || em_node_set_next(n, 0, x) < 0 || (save_x && em_node_save(n, 0, x) < 0) ||
-        (save_r && em_node_save_output(n, 1, r, 0) < 0) || em_set_history(r, n, 0) < 0) {
-        em_node_release(n);
-        em_tensor_release(r);
-        return NULL;
-    }
-    *(red_ctx *)n->ctx = *proto;
-    em_node_release(n);
-    return r;
-}
 
-/* out= is refused when recording (as in PyTorch). */
-static bool refuse_out(const char *op, em_tensor *x, em_tensor *out)
-{
-    if (out && em_ag_wants(x)) {
-        em_error("%s: out= cannot be used when an input requires grad", op);
-        return true;
-    }
-    return false;
-}
 
 /* The saved input (slot 0) and result (slot 1) as asked; -1 when one is gone. */
 static int saved(em_node *n, agr_scope *s, em_tensor **x, em_tensor **r)
@@ -125,10 +98,17 @@ static int sum_backward(em_node *n, em_tensor **go, em_tensor **gi)
     return done(&S, gi, c->scale == 1.0 ? e : K(agr_mul_s(e, c->scale)));
 }
 
+/* A one-input reduction's node: input in slot 0, result in slot 1 when asked. */
+static em_tensor *record(const char *name, em_backward_fn fn, em_tensor *x, const red_ctx *c, bool save_x,
+                         bool save_r, em_tensor *r)
+{
+    return agr_record(name, fn, x, c, sizeof *c, save_x, save_r, r);
+}
+
 em_tensor *em_ag_sum(em_tensor *x, const bool *dims, bool keepdim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("sum", x, out) ? NULL : em_sum(x, dims, keepdim, dtype, out);
+        return agr_refuse_out("sum", x, out) ? NULL : em_sum(x, dims, keepdim, dtype, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     return record("SumBackward", sum_backward, x, &c, false, false, em_sum(x, dims, keepdim, dtype, NULL));
 }
@@ -136,7 +116,7 @@ em_tensor *em_ag_sum(em_tensor *x, const bool *dims, bool keepdim, int dtype, em
 em_tensor *em_ag_mean(em_tensor *x, const bool *dims, bool keepdim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("mean", x, out) ? NULL : em_mean(x, dims, keepdim, dtype, out);
+        return agr_refuse_out("mean", x, out) ? NULL : em_mean(x, dims, keepdim, dtype, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     int64_t count = reduced_count(&c);
     c.scale = count ? 1.0 / (double)count : 0.0;
@@ -218,7 +198,7 @@ static int prod_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_prod(em_tensor *x, const bool *dims, bool keepdim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("prod", x, out) ? NULL : em_prod(x, dims, keepdim, dtype, out);
+        return agr_refuse_out("prod", x, out) ? NULL : em_prod(x, dims, keepdim, dtype, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     return record("ProdBackward", prod_backward, x, &c, true, true, em_prod(x, dims, keepdim, dtype, NULL));
 }
@@ -248,14 +228,14 @@ static em_tensor *record_evenly(const char *name, em_tensor *x, const bool *dims
 em_tensor *em_ag_amax(em_tensor *x, const bool *dims, bool keepdim, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("amax", x, out) ? NULL : em_amax(x, dims, keepdim, out);
+        return agr_refuse_out("amax", x, out) ? NULL : em_amax(x, dims, keepdim, out);
     return record_evenly("AmaxBackward", x, dims, keepdim, em_amax(x, dims, keepdim, NULL));
 }
 
 em_tensor *em_ag_amin(em_tensor *x, const bool *dims, bool keepdim, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("amin", x, out) ? NULL : em_amin(x, dims, keepdim, out);
+        return agr_refuse_out("amin", x, out) ? NULL : em_amin(x, dims, keepdim, out);
     return record_evenly("AminBackward", x, dims, keepdim, em_amin(x, dims, keepdim, NULL));
 }
 
@@ -387,7 +367,7 @@ static int std_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_var(em_tensor *x, const bool *dims, double correction, bool keepdim, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("var", x, out) ? NULL : em_var(x, dims, correction, keepdim, out);
+        return agr_refuse_out("var", x, out) ? NULL : em_var(x, dims, correction, keepdim, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     c.correction = correction;
     return record("VarBackward", var_backward, x, &c, true, false, em_var(x, dims, correction, keepdim, NULL));
@@ -396,7 +376,7 @@ em_tensor *em_ag_var(em_tensor *x, const bool *dims, double correction, bool kee
 em_tensor *em_ag_std(em_tensor *x, const bool *dims, double correction, bool keepdim, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("std", x, out) ? NULL : em_std(x, dims, correction, keepdim, out);
+        return agr_refuse_out("std", x, out) ? NULL : em_std(x, dims, correction, keepdim, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     c.correction = correction;
     return record("StdBackward", std_backward, x, &c, true, true, em_std(x, dims, correction, keepdim, NULL));
@@ -450,7 +430,7 @@ static int norm_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_norm(em_tensor *x, double p, const bool *dims, bool keepdim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("norm", x, out) ? NULL : em_norm(x, p, dims, keepdim, dtype, out);
+        return agr_refuse_out("norm", x, out) ? NULL : em_norm(x, p, dims, keepdim, dtype, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     c.p = p;
     return record("NormBackward", norm_backward, x, &c, true, true, em_norm(x, p, dims, keepdim, dtype, NULL));
@@ -471,7 +451,7 @@ static int logsumexp_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_logsumexp(em_tensor *x, const bool *dims, bool keepdim, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("logsumexp", x, out) ? NULL : em_logsumexp(x, dims, keepdim, out);
+        return agr_refuse_out("logsumexp", x, out) ? NULL : em_logsumexp(x, dims, keepdim, out);
     red_ctx c = ctx_of(x, dims, keepdim);
     return record("LogsumexpBackward", logsumexp_backward, x, &c, true, true, em_logsumexp(x, dims, keepdim, NULL));
 }

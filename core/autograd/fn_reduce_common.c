@@ -2,6 +2,8 @@
  * fn_reduce_internal.h). Gradients are routed with the index family's gather and
  * scatter-add (each the other's gradient, so formulas built from them stay
  * differentiable to any order) and the shape family's flip. */
+#include <string.h>
+
 #include "../copy.h"
 #include "../error.h"
 #include "../factory.h"
@@ -196,4 +198,30 @@ em_tensor *agr_scatter_add(em_tensor *src, int dim, em_tensor *index, int ndim, 
 em_tensor *agr_flip(em_tensor *x, int dim)
 {
     return x ? em_ag_flip(x, 1, &dim) : NULL;
+}
+
+em_tensor *agr_record(const char *name, em_backward_fn fn, em_tensor *x, const void *ctx, size_t size, bool save_x,
+                      bool save_r, em_tensor *r)
+{
+    if (!r || !em_dtype_is_float(r->dtype))
+        return r;
+    em_node *n = em_node_new(name, fn, 1, 1, 2, size);
+    if (!n || em_node_set_next(n, 0, x) < 0 || (save_x && em_node_save(n, 0, x) < 0) ||
+        (save_r && em_node_save_output(n, 1, r, 0) < 0) || em_set_history(r, n, 0) < 0) {
+        em_node_release(n);
+        em_tensor_release(r);
+        return NULL;
+    }
+    memcpy(n->ctx, ctx, size);
+    em_node_release(n);
+    return r;
+}
+
+bool agr_refuse_out(const char *op, em_tensor *x, em_tensor *out)
+{
+    if (out && em_ag_wants(x)) {
+        em_error("%s: out= cannot be used when an input requires grad", op);
+        return true;
+    }
+    return false;
 }

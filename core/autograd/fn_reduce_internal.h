@@ -58,4 +58,12 @@ em_tensor *agr_gather(em_tensor *src, int dim, em_tensor *index);
 em_tensor *agr_scatter_add(em_tensor *src, int dim, em_tensor *index, int ndim, const int64_t *sizes);
 em_tensor *agr_flip(em_tensor *x, int dim);
 
+/* ---- recording ---- */
+/* For a one-input op r = op(x) with a floating result: a node with a copy of
+ * ctx, the input in saved slot 0 and the result in slot 1 when asked. */
+em_tensor *agr_record(const char *name, em_backward_fn fn, em_tensor *x, const void *ctx, size_t size, bool save_x,
+                      bool save_r, em_tensor *r);
+/* True (error set) when out= is given while x wants grad, as PyTorch refuses. */
+bool agr_refuse_out(const char *op, em_tensor *x, em_tensor *out);
+
 #endif

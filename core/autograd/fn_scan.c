@@ -35,28 +35,10 @@ static const bool *dim_mask(const scan_ctx *c, bool *mask)
 static em_tensor *record(const char *name, em_backward_fn fn, em_tensor *x, int dim, bool save_x, bool save_r,
                          em_tensor *r)
 {
-    if (!r || !em_dtype_is_float(r->dtype))
-        return r;
-    em_node *n = em_node_new(name, fn, 1, 1, 2, sizeof(scan_ctx));
-    if (!n || em_node_set_next(n, 0, x) < 0 || (save_x && em_node_save(n, 0, x) < 0) ||
-        (save_r && em_node_save_output(n, 1, r, 0) < 0) || em_set_history(r, n, 0) < 0) {
-        em_node_release(n);
-        em_tensor_release(r);
-        return NULL;
-    }
-    *(scan_ctx *)n->ctx = scan_ctx_of(x, dim);
-    em_node_release(n);
-    return r;
+    scan_ctx c = scan_ctx_of(x, dim);
+    return agr_record(name, fn, x, &c, sizeof c, save_x, save_r, r);
 }
 
-static bool refuse_out(const char *op, em_tensor *x, em_tensor *out)
-{
-    if (out && em_ag_wants(x)) {
-        em_error("%s: out= cannot be used when an input requires grad", op);
-        return true;
-    }
-    return false;
-}
 
 static int done(agr_scope *s, em_tensor **gi, em_tensor *res)
 {
@@ -87,7 +69,7 @@ static int cumsum_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_cumsum(em_tensor *x, int dim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("cumsum", x, out) ? NULL : em_cumsum(x, dim, dtype, out);
+        return agr_refuse_out("cumsum", x, out) ? NULL : em_cumsum(x, dim, dtype, out);
     return record("CumsumBackward", cumsum_backward, x, dim, false, false, em_cumsum(x, dim, dtype, NULL));
 }
 
@@ -163,7 +145,7 @@ static int cumprod_backward(em_node *n, em_tensor **go, em_tensor **gi)
 em_tensor *em_ag_cumprod(em_tensor *x, int dim, int dtype, em_tensor *out)
 {
     if (!em_ag_wants(x) || out)
-        return refuse_out("cumprod", x, out) ? NULL : em_cumprod(x, dim, dtype, out);
+        return agr_refuse_out("cumprod", x, out) ? NULL : em_cumprod(x, dim, dtype, out);
     return record("CumprodBackward", cumprod_backward, x, dim, true, true, em_cumprod(x, dim, dtype, NULL));
 }
 
