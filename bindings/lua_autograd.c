@@ -519,9 +519,12 @@ static int l_record_function(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TFUNCTION);
     luaL_checktype(L, 4, LUA_TTABLE);
-    int n_in = (int)luaL_checkinteger(L, 5);
+    int n_in = (int)lua_tointeger(L, 5);
     luaL_checktype(L, 6, LUA_TTABLE);
-    int n_res = (int)luaL_checkinteger(L, 7);
+    int n_res = (int)lua_tointeger(L, 7);
+    lua_Integer n_in_arg = luaL_checkinteger(L, 5), n_res_arg = luaL_checkinteger(L, 7);
+    if (n_in_arg < 0 || n_in_arg > 4096 || n_res_arg < 0 || n_res_arg > 4096)
+        return luaL_error(L, "%s: a custom function takes and returns at most 4096 values", name);
     int save = lua_istable(L, 8) ? 8 : 0;
     int nondiff = lua_istable(L, 9) ? 9 : 0;
     int dirty = lua_istable(L, 10) ? 10 : 0;
