@@ -93,6 +93,12 @@ local cases = {
   { 'split sizes', function(x) return table.unpack(x:split({ 1, 3 }, 2)) end, function() return { R(2, 4) } end },
   { 'chunk', function(x) return table.unpack(x:chunk(3)) end, function() return { R(5, 2) } end },
   { 'chunk dim 2', function(x) return table.unpack(x:chunk(2, 2)) end, function() return { R(2, 5) } end },
+  { 'tensor_split sections', function(x) return table.unpack(x:tensor_split(3)) end, function() return { R(5, 2) } end },
+  { 'tensor_split points', function(x) return table.unpack(x:tensor_split({ 2, 4 }, 2)) end,
+    function() return { R(2, 5) } end },
+  { 'tensor_split overlapping', function(x) return table.unpack(x:tensor_split({ 4, 2 })) end,
+    function() return { R(5, 2) } end },
+  { 'hsplit', function(x) return table.unpack(x:hsplit(2)) end, function() return { R(3, 4) } end },
   { 'movedim', function(x) return x:movedim(1, 3) end, function() return { R(2, 3, 2) } end },
   { 'swapaxes', function(x) return x:swapaxes(1, 2) end, function() return { R(3, 4) } end },
   -- shape ops
