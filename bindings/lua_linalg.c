@@ -76,7 +76,8 @@ static int l_addmm_(lua_State *L) { return add_product_(L, em_ag_addmm_); }
 static int l_addmv_(lua_State *L) { return add_product_(L, em_ag_addmv_); }
 static int l_baddbmm_(lua_State *L) { return add_product_(L, em_ag_baddbmm_); }
 
-/* torch.einsum('ij,jk->ik', a, b) or torch.einsum('ij,jk->ik', {a, b}) */
+/* torch.einsum('ij,jk->ik', a, b) or torch.einsum('ij,jk->ik', {a, b}); '...' as in
+ * PyTorch ('...ij,...jk->...ik'), size-1 dims broadcast */
 static int l_einsum(lua_State *L)
 {
     const char *eq = luaL_checkstring(L, 1);

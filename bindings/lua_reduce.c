@@ -197,9 +197,56 @@ static int l_logsumexp(lua_State *L)
 /* ---- max/min and the other reductions that give positions ---- */
 typedef int (*pair_fn)(em_tensor *, int, bool, em_tensor **, em_tensor **);
 
-/* Pushes *v and *i after the call that filled them (rc is evaluated first). */
-static int push_pair(lua_State *L, int rc, em_tensor **v, em_tensor **i)
+/* out={values, indices} in the first options table among the arguments from arg
+ * on: returns the table's stack index (0 when there is no out=). */
+static int opt_out_pair(lua_State *L, int arg, const char *op, em_tensor **ov, em_tensor **oi)
 {
+    int top = lua_gettop(L), opts = 0;
+    for (int a = arg; a <= top && !opts; a++)
+        if (emL_isopts(L, a))
+            opts = a;
+    if (emL_getopt(L, opts, "out") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!emL_isopts(L, -1) || lua_rawlen(L, -1) != 2)
+        luaL_error(L, "%s: option 'out' must be a table of two tensors {values, indices}, got %s", op,
+                   emL_totensor(L, -1) ? "one tensor" : luaL_typename(L, -1));
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    *ov = emL_totensor(L, -2);
+    *oi = emL_totensor(L, -1);
+    if (!*ov || !*oi)
+        luaL_error(L, "%s: option 'out' must be a table of two tensors {values, indices}", op);
+    lua_pop(L, 3); /* still referenced by the options table */
+    return opts;
+}
+
+/* The out= pair of op on x among the arguments from arg on, refused when x
+ * requires grad: the options table's stack index, 0 when none. */
+static int select_out(lua_State *L, int arg, const char *op, em_tensor *x, em_tensor **ov, em_tensor **oi)
+{
+    int opts = opt_out_pair(L, arg, op, ov, oi);
+    if (opts)
+        emL_check(L, em_ag_select_refuse_out(op, x));
+    return opts;
+}
+
+/* Pushes *v and *i after the call that filled them (rc is evaluated first). With
+ * an out= pair (opts from select_out) the results are written into it and the
+ * two tensors of the out table are returned themselves, as PyTorch does. */
+static int push_pair_out(lua_State *L, const char *op, int rc, em_tensor **v, em_tensor **i, int opts, em_tensor *ov,
+                         em_tensor *oi)
+{
+    if (opts) {
+        emL_check(L, em_select_out(op, rc, v, i, ov, oi));
+        em_tensor_release(*v);
+        em_tensor_release(*i);
+        emL_getopt(L, opts, "out");
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        return 2;
+    }
     emL_check(L, rc);
     emL_pushtensor(L, *v);
     emL_pushtensor(L, *i);
@@ -239,10 +286,13 @@ static int max_min(lua_State *L, bool is_max)
         emL_pushtensor(L, is_max ? em_ag_max_all(x) : em_ag_min_all(x));
         return 1;
     }
+    const char *op = is_max ? "max" : "min";
     int dim = emL_checkdim(L, 2, x->ndim);
-    em_tensor *v = NULL, *i = NULL;
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
     bool keep = opt_keepdim(L, 3);
-    return push_pair(L, (is_max ? em_ag_max_dim : em_ag_min_dim)(x, dim, keep, &v, &i), &v, &i);
+    int out_opts = select_out(L, 3, op, x, &ov, &oi);
+    return push_pair_out(L, op, (is_max ? em_ag_max_dim : em_ag_min_dim)(x, dim, keep, &v, &i), &v, &i, out_opts, ov,
+                         oi);
 }
 
 static int l_max(lua_State *L) { return max_min(L, true); }
@@ -269,26 +319,32 @@ static int l_median(lua_State *L)
         emL_pushtensor(L, em_ag_median_all(x));
         return 1;
     }
-    em_tensor *v = NULL, *i = NULL;
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
     int dim = emL_checkdim(L, 2, x->ndim);
-    return push_pair(L, em_ag_median_dim(x, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
+    bool keep = opt_keepdim(L, 3);
+    int out_opts = select_out(L, 3, "median", x, &ov, &oi);
+    return push_pair_out(L, "median", em_ag_median_dim(x, dim, keep, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
 static int l_mode(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
-    em_tensor *v = NULL, *i = NULL;
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
     int dim = one_dim(L, 2, x, x->ndim > 0 ? x->ndim - 1 : 0);
-    return push_pair(L, em_ag_mode(x, dim, opt_keepdim(L, 2), &v, &i), &v, &i);
+    bool keep = opt_keepdim(L, 2);
+    int out_opts = select_out(L, 2, "mode", x, &ov, &oi);
+    return push_pair_out(L, "mode", em_ag_mode(x, dim, keep, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
 static int l_kthvalue(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
-    em_tensor *v = NULL, *i = NULL;
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
     int dim = one_dim(L, 3, x, x->ndim > 0 ? x->ndim - 1 : 0);
-    return push_pair(L, em_ag_kthvalue(x, k, dim, opt_keepdim(L, 3), &v, &i), &v, &i);
+    bool keep = opt_keepdim(L, 3);
+    int out_opts = select_out(L, 3, "kthvalue", x, &ov, &oi);
+    return push_pair_out(L, "kthvalue", em_ag_kthvalue(x, k, dim, keep, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
 /* ---- scans and softmax: x, dim, [opts {dtype=, out=}] ---- */
@@ -316,7 +372,8 @@ static int l_softmax(lua_State *L) { return scan(L, "softmax", 2); }
 static int l_log_softmax(lua_State *L) { return scan(L, "log_softmax", 3); }
 
 /* ---- sorting ---- */
-/* sort(x, [dim=-1], [descending], [opts {descending=, stable=, dim=}]) */
+/* sort(x, [dim=-1], [descending], [opts {descending=, stable=, dim=, out={values, indices}}]);
+ * sorting is always stable, so stable=false (any order of ties) is honoured too */
 static int sort_args(lua_State *L, em_tensor *x, bool *descending)
 {
     int dim = one_dim(L, 2, x, x->ndim > 0 ? x->ndim - 1 : 0);
@@ -327,7 +384,7 @@ static int sort_args(lua_State *L, em_tensor *x, bool *descending)
             *descending = lua_toboolean(L, a);
         } else if (emL_isopts(L, a)) {
             *descending = emL_optbool(L, a, "descending", *descending);
-            (void)emL_optbool(L, a, "stable", false); /* sorting is always stable */
+            (void)emL_optbool(L, a, "stable", false); /* checked; sorting is always stable */
             if (emL_getopt(L, a, "dim") != LUA_TNIL)
                 dim = emL_dim_value(L, luaL_checkinteger(L, -1), x->ndim, "sort");
             lua_pop(L, 1);
@@ -341,8 +398,9 @@ static int l_sort(lua_State *L)
     em_tensor *x = emL_checktensor(L, 1);
     bool desc;
     int dim = sort_args(L, x, &desc);
-    em_tensor *v = NULL, *i = NULL;
-    return push_pair(L, em_ag_sort(x, dim, desc, &v, &i), &v, &i);
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
+    int out_opts = select_out(L, 2, "sort", x, &ov, &oi);
+    return push_pair_out(L, "sort", em_ag_sort(x, dim, desc, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
 static int l_argsort(lua_State *L)
@@ -367,7 +425,8 @@ static int l_msort(lua_State *L)
     return 1;
 }
 
-/* topk(x, k, [dim=-1], [largest=true], [sorted=true], [opts {largest=, sorted=, dim=}]) */
+/* topk(x, k, [dim=-1], [largest=true], [sorted=true], [opts {largest=, sorted=, dim=, out=}]);
+ * results always come sorted, which sorted=false (any order) allows */
 static int l_topk(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
@@ -381,14 +440,15 @@ static int l_topk(lua_State *L)
                 largest = lua_toboolean(L, a);
         } else if (emL_isopts(L, a)) {
             largest = emL_optbool(L, a, "largest", largest);
-            (void)emL_optbool(L, a, "sorted", true); /* results are always sorted */
+            (void)emL_optbool(L, a, "sorted", true); /* checked; results are always sorted */
             if (emL_getopt(L, a, "dim") != LUA_TNIL)
                 dim = emL_dim_value(L, luaL_checkinteger(L, -1), x->ndim, "topk");
             lua_pop(L, 1);
         }
     }
-    em_tensor *v = NULL, *i = NULL;
-    return push_pair(L, em_ag_topk(x, k, dim, largest, &v, &i), &v, &i);
+    em_tensor *v = NULL, *i = NULL, *ov = NULL, *oi = NULL;
+    int out_opts = select_out(L, 3, "topk", x, &ov, &oi);
+    return push_pair_out(L, "topk", em_ag_topk(x, k, dim, largest, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
 /* unique(x, [opts {sorted=true, return_inverse=, return_counts=, dim=nil}]) -> values[, inverse][, counts] */

@@ -1,5 +1,5 @@
 /* Bindings for the shape ops (core/shape_ops.c, differentiable through
- * core/autograd/fn_shape.c) plus split / chunk / movedim, which are views built
+ * core/autograd/fn_shape.c) plus split / chunk / tensor_split / movedim, which are views built
  * here from differentiable narrow / permute. Dims arrive 1-based (negative from
  * the end). */
 #include "lua_ember.h"
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define MAX_CAT 1024
+#define MAX_EMPTY_PIECES 65536
 
 /* Tensors for cat/stack: a table of tensors at arg, or tensors as arguments from
  * arg on. Returns the count; *next is the first argument after them. */
@@ -223,6 +224,133 @@ static int l_chunk(lua_State *L)
     return l_split(L);
 }
 
+/* One piece of tensor_split: PyTorch's slice(start, end) rules on 0-based
+ * positions (negative ones count from the end, both clamped to the dimension, an
+ * end before the start gives an empty piece). */
+static void push_piece(lua_State *L, em_tensor *t, int dim, int64_t start, int64_t end, int k)
+{
+    int64_t n = t->sizes[dim];
+    if (start < 0)
+        start += n;
+    if (end < 0)
+        end += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    end = end < start ? start : end > n ? n : end;
+    emL_pushtensor(L, em_ag_narrow(t, dim, start, end - start));
+    lua_rawseti(L, -2, k);
+}
+
+/* An Ember split point (1-based position where a piece starts, negative from
+ * the end) as PyTorch's 0-based index. */
+static int64_t split_point(lua_State *L, lua_Integer p, const char *op)
+{
+    if (p == 0)
+        luaL_error(L, "%s: split points are 1-based positions where a piece starts, got 0", op);
+    return p > 0 ? p - 1 : p;
+}
+
+/* Splits into a table of views at dim (0-based) by the argument at arg: a number
+ * of sections, a table of split points, or an int tensor (0-d: sections, 1-d:
+ * points). divisible: sections must divide the size (hsplit/vsplit/dsplit). */
+static int tensor_split_at(lua_State *L, em_tensor *t, int arg, int dim, bool divisible, const char *op)
+{
+    int64_t n = t->sizes[dim];
+    em_tensor *it = emL_totensor(L, arg);
+    lua_Integer sections = 0;
+    bool by_sections;
+    if (it) {
+        if (!em_dtype_is_int(it->dtype) || it->ndim > 1)
+            return luaL_error(L, "%s: a tensor of split points must be a 0-d or 1-d integer tensor, got %s %d-d", op,
+                              em_dtype_name(it->dtype), it->ndim);
+        if (em_tensor_device(it).type != EM_DEV_CPU)
+            return luaL_error(L, "%s: a tensor of split points must be on the CPU", op);
+        by_sections = it->ndim == 0;
+        if (by_sections)
+            sections = em_load_int64(em_tensor_data(it), it->dtype);
+    } else if (lua_type(L, arg) == LUA_TTABLE) {
+        by_sections = false;
+    } else {
+        int ok;
+        sections = lua_tointegerx(L, arg, &ok);
+        if (!ok)
+            return luaL_error(L, "%s: expected a number of sections or a table of split points, got %s", op,
+                              luaL_typename(L, arg));
+        by_sections = true;
+    }
+    lua_newtable(L);
+    if (by_sections) {
+        if (sections <= 0)
+            return luaL_error(L, "%s: number of sections must be positive, got %I", op, sections);
+        /* PyTorch makes the empty pieces too; a runaway count would only hang */
+        if (sections > n && sections > MAX_EMPTY_PIECES)
+            return luaL_error(L, "%s: %I sections of a dimension of size %I would make more than %d empty pieces", op,
+                              sections, (lua_Integer)n, MAX_EMPTY_PIECES);
+        if (divisible && n % sections != 0)
+            return luaL_error(L, "%s: dimension %d of size %I is not divisible into %I sections", op, dim + 1,
+                              (lua_Integer)n, sections);
+        /* the first n % sections pieces are one longer */
+        int64_t base = n / sections, extra = n % sections, at = 0;
+        for (lua_Integer k = 1; k <= sections; k++) {
+            int64_t len = base + (k <= extra ? 1 : 0);
+            push_piece(L, t, dim, at, at + len, (int)k);
+            at += len;
+        }
+        return 1;
+    }
+    lua_Integer cnt = it ? (lua_Integer)(it->ndim == 1 ? it->sizes[0] : 0) : (lua_Integer)lua_rawlen(L, arg);
+    if (cnt >= INT32_MAX)
+        return luaL_error(L, "%s: too many split points (%I)", op, cnt);
+    int64_t start = 0;
+    for (lua_Integer i = 1; i <= cnt; i++) {
+        lua_Integer p;
+        if (it) {
+            int64_t idx = i - 1;
+            p = em_load_int64(em_tensor_elem_ptr(it, &idx), it->dtype);
+        } else {
+            int ok;
+            lua_rawgeti(L, arg, i);
+            p = lua_tointegerx(L, -1, &ok);
+            lua_pop(L, 1);
+            if (!ok)
+                return luaL_error(L, "%s: split point %I must be an integer", op, i);
+        }
+        int64_t end = split_point(L, p, op);
+        push_piece(L, t, dim, start, end, (int)i);
+        start = end;
+    }
+    push_piece(L, t, dim, start, n, (int)cnt + 1);
+    return 1;
+}
+
+/* tensor_split(sections or {points}, dim=1): PyTorch's tensor_split with 1-based
+ * split points, the positions where new pieces start: PyTorch's
+ * tensor_split([1, 3]) is tensor_split({2, 4}) here. */
+static int l_tensor_split(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    if (t->ndim == 0)
+        return luaL_error(L, "tensor_split: expected a tensor with at least 1 dimension, got a 0-d tensor");
+    int dim = emL_dim_value(L, opt_dim_arg(L, 3, 1), t->ndim, "tensor_split");
+    return tensor_split_at(L, t, 2, dim, false, "tensor_split");
+}
+
+/* hsplit / vsplit / dsplit: tensor_split along dim 2 (dim 1 for 1-d), 1 and 3;
+ * a number of sections must divide the size. */
+static int dir_split(lua_State *L, int dim, int min_ndim, const char *op)
+{
+    em_tensor *t = emL_checktensor(L, 1);
+    if (t->ndim < min_ndim)
+        return luaL_error(L, "%s: expected a tensor with at least %d dimension%s, got %d", op, min_ndim,
+                          min_ndim > 1 ? "s" : "", t->ndim);
+    if (t->ndim == 1 && dim == 1)
+        dim = 0;
+    return tensor_split_at(L, t, 2, dim, true, op);
+}
+
+static int l_hsplit(lua_State *L) { return dir_split(L, 1, 1, "hsplit"); }
+static int l_vsplit(lua_State *L) { return dir_split(L, 0, 2, "vsplit"); }
+static int l_dsplit(lua_State *L) { return dir_split(L, 2, 3, "dsplit"); }
+
 static int l_one_hot(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
@@ -289,6 +417,10 @@ static const luaL_Reg shape_funcs[] = {
     { "repeat_tensor", l_repeat },
     { "split", l_split },
     { "chunk", l_chunk },
+    { "tensor_split", l_tensor_split },
+    { "hsplit", l_hsplit },
+    { "vsplit", l_vsplit },
+    { "dsplit", l_dsplit },
     { "one_hot", l_one_hot },
     { "movedim", l_movedim },
     { "moveaxis", l_movedim },

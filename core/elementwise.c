@@ -229,24 +229,6 @@ static int plan_ternary(plan *pl, em_ternary_op op, em_dtype dt)
     return 0;
 }
 
-/* Makes an empty `out` (0 elements) the given shape, with fresh storage. */
-static int resize_empty(em_tensor *out, int nd, const int64_t *shape)
-{
-    em_tensor *fresh = em_tensor_empty(nd, shape, out->dtype, em_tensor_device(out));
-    if (!fresh)
-        return -1;
-    em_storage *old = out->storage;
-    out->storage = fresh->storage;
-    em_storage_retain(out->storage);
-    em_storage_release(old);
-    out->offset = 0;
-    out->ndim = nd;
-    memcpy(out->sizes, fresh->sizes, sizeof out->sizes);
-    memcpy(out->strides, fresh->strides, sizeof out->strides);
-    em_tensor_release(fresh);
-    return 0;
-}
-
 static int check_out(const plan *pl, em_tensor *out, bool inplace, int nd, const int64_t *shape)
 {
     char b1[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
@@ -257,7 +239,7 @@ static int check_out(const plan *pl, em_tensor *out, bool inplace, int nd, const
         if (em_tensor_numel(out) != 0)
             return em_error("%s: out has shape %s but the result has shape %s (only an empty out is resized)",
                             pl->name, em_tensor_shape_str(out, b1, sizeof b1), em_shape_str(b2, sizeof b2, nd, shape));
-        if (resize_empty(out, nd, shape) < 0)
+        if (em_tensor_resize_empty(out, nd, shape) < 0)
             return -1;
     }
     if (!em_can_cast(pl->rdt, out->dtype))

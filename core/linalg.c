@@ -328,7 +328,9 @@ em_tensor *em_baddbmm(em_tensor *input, em_tensor *b1, em_tensor *b2, em_scalar 
     return product("baddbmm", b1, b2, input, beta, alpha, out);
 }
 
-/* ---- einsum: contractions as permute + reshape + batched GEMM ---- */
+/* ---- einsum: contractions as permute + reshape + batched GEMM ----
+ * em_einsum_prepare (at the end) first writes '...' out as spare letters and
+ * finds the broadcast sizes; es_run then only sees explicit equations. */
 
 #define EINSUM_LETTERS 52
 
@@ -484,7 +486,8 @@ static int es_contract(es_term *a, es_term *b, const bool *need)
     return 0;
 }
 
-em_tensor *em_einsum(const char *eq, int n, em_tensor *const *ops)
+/* einsum of an equation em_einsum_prepare wrote, on operands of the shapes it gave. */
+static em_tensor *es_run(const char *eq, int n, em_tensor *const *ops)
 {
     es_term terms[EM_MAX_DIMS];
     char outl[EM_MAX_DIMS];
@@ -513,10 +516,6 @@ em_tensor *em_einsum(const char *eq, int n, em_tensor *const *ops)
         }
         if (ti >= n)
             continue; /* counted, reported below */
-        if (c == '.') {
-            em_error("einsum: ellipsis ('...') is not supported yet");
-            goto done;
-        }
         int li = es_index(c);
         if (li < 0) {
             em_error("einsum: invalid subscript '%c' in \"%s\" (use letters a-z, A-Z)", c, eq);
@@ -600,4 +599,189 @@ done:
     for (int i = 0; i < n; i++)
         em_tensor_release(terms[i].t);
     return res;
+}
+
+static char es_letter(int li)
+{
+    return (char)(li < 26 ? 'a' + li : 'A' + li - 26);
+}
+
+/* p points at a '.': true when it starts '...'. */
+static bool es_is_ellipsis(const char *p)
+{
+    return p[0] == '.' && p[1] == '.' && p[2] == '.';
+}
+
+int em_einsum_prepare(const char *eq, int n, em_tensor *const *ops, char *xeq, int64_t (*sizes)[EM_MAX_DIMS])
+{
+    char l[EM_MAX_DIMS][EM_MAX_DIMS]; /* each operand's letters, without the ellipsis */
+    int nl[EM_MAX_DIMS] = { 0 }, ell_at[EM_MAX_DIMS], ne[EM_MAX_DIMS];
+    int count[EINSUM_LETTERS] = { 0 };
+    bool used[EINSUM_LETTERS] = { false };
+    if (n < 1 || n > EM_MAX_DIMS)
+        return em_error("einsum: expected 1 to %d operands, got %d", EM_MAX_DIMS, n);
+    for (int i = 0; i < n; i++)
+        ell_at[i] = -1;
+    const char *p = eq;
+    int ti = 0;
+    for (; *p && !(p[0] == '-' && p[1] == '>'); p++) {
+        char c = *p;
+        if (c == ' ')
+            continue;
+        if (c == ',') {
+            ti++;
+            continue;
+        }
+        if (ti >= n)
+            continue; /* counted, reported below */
+        if (c == '.') {
+            if (!es_is_ellipsis(p))
+                return em_error("einsum: found '.' for operand %d that is not part of an ellipsis ('...')", ti + 1);
+            if (ell_at[ti] >= 0)
+                return em_error("einsum: operand %d has more than one ellipsis ('...')", ti + 1);
+            ell_at[ti] = nl[ti];
+            p += 2;
+            continue;
+        }
+        int li = es_index(c);
+        if (li < 0)
+            return em_error("einsum: invalid subscript '%c' in \"%s\" (use letters a-z, A-Z)", c, eq);
+        if (nl[ti] >= EM_MAX_DIMS)
+            return em_error("einsum: too many subscripts for operand %d", ti + 1);
+        l[ti][nl[ti]++] = c;
+        count[li]++;
+        used[li] = true;
+    }
+    if (ti != n - 1)
+        return em_error("einsum: the equation has %d operands but %d were given", ti + 1, n);
+    const char *outp = *p ? p + 2 : NULL;
+    for (const char *q = outp; q && *q; q++)
+        if (es_index(*q) >= 0)
+            used[es_index(*q)] = true;
+    /* the ellipsis dims: as many as each operand has beyond its letters */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (ell_at[i] < 0 && nl[i] != ops[i]->ndim)
+            return em_error("einsum: operand %d has %d dimensions but the equation gives it %d subscripts", i + 1,
+                            ops[i]->ndim, nl[i]);
+        if (ell_at[i] >= 0 && nl[i] > ops[i]->ndim)
+            return em_error("einsum: operand %d has %d dimensions but the equation gives it %d subscripts besides "
+                            "the ellipsis",
+                            i + 1, ops[i]->ndim, nl[i]);
+        ne[i] = ell_at[i] >= 0 ? ops[i]->ndim - nl[i] : 0;
+        if (ne[i] > m)
+            m = ne[i];
+    }
+    char ell[EM_MAX_DIMS]; /* letters for the ellipsis dims, right-aligned */
+    for (int li = 0, k = 0; k < m; li++) {
+        if (li == EINSUM_LETTERS)
+            return em_error("einsum: no unused subscript letters are left for the %d dimensions of '...'", m);
+        if (!used[li])
+            ell[k++] = es_letter(li);
+    }
+    /* each operand's letters with its ellipsis written out, and the broadcast sizes */
+    char full[EM_MAX_DIMS][EM_MAX_DIMS];
+    int64_t size_of[EINSUM_LETTERS];
+    for (int i = 0; i < EINSUM_LETTERS; i++)
+        size_of[i] = -1;
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        for (int q = 0; q <= nl[i]; q++) {
+            if (q == ell_at[i])
+                for (int e = m - ne[i]; e < m; e++)
+                    full[i][k++] = ell[e];
+            if (q < nl[i])
+                full[i][k++] = l[i][q];
+        }
+        for (int d = 0; d < k; d++) {
+            int li = es_index(full[i][d]);
+            int64_t sz = ops[i]->sizes[d];
+            const char *prev = memchr(full[i], full[i][d], (size_t)d);
+            if (prev && ops[i]->sizes[prev - full[i]] != sz)
+                return em_error("einsum: subscript %c is repeated for dimensions of different sizes (%lld and %lld)",
+                                full[i][d], (long long)ops[i]->sizes[prev - full[i]], (long long)sz);
+            if (size_of[li] < 0 || size_of[li] == 1) {
+                size_of[li] = sz;
+            } else if (sz != 1 && sz != size_of[li]) {
+                if (!count[li])
+                    return em_error("einsum: the dimensions of '...' do not broadcast: size %lld in operand %d "
+                                    "against %lld",
+                                    (long long)sz, i + 1, (long long)size_of[li]);
+                return em_error("einsum: subscript %c has size %lld in operand %d, which does not broadcast with %lld",
+                                full[i][d], (long long)sz, i + 1, (long long)size_of[li]);
+            }
+        }
+    }
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            xeq[len++] = ',';
+        for (int d = 0; d < ops[i]->ndim; d++) {
+            sizes[i][d] = size_of[es_index(full[i][d])];
+            xeq[len++] = full[i][d];
+        }
+    }
+    xeq[len++] = '-';
+    xeq[len++] = '>';
+    size_t out_at = len;
+    if (outp) {
+        bool seen_ell = false;
+        for (const char *q = outp; *q; q++) {
+            if (*q == ' ')
+                continue;
+            if (*q == '.') {
+                if (!es_is_ellipsis(q))
+                    return em_error("einsum: found '.' in the output that is not part of an ellipsis ('...')");
+                if (seen_ell)
+                    return em_error("einsum: the output has more than one ellipsis ('...')");
+                seen_ell = true;
+                q += 2;
+                if (len - out_at + (size_t)m > EM_MAX_DIMS)
+                    return em_error("einsum: the output has more than %d dimensions", EM_MAX_DIMS);
+                memcpy(xeq + len, ell, (size_t)m);
+                len += (size_t)m;
+                continue;
+            }
+            int li = es_index(*q);
+            if (li < 0)
+                return em_error("einsum: invalid subscript '%c' in \"%s\" (use letters a-z, A-Z)", *q, eq);
+            if (!count[li])
+                return em_error("einsum: output subscript '%c' does not appear in the inputs", *q);
+            if (memchr(xeq + out_at, *q, len - out_at))
+                return em_error("einsum: output subscript '%c' appears more than once", *q);
+            if (len - out_at >= EM_MAX_DIMS)
+                return em_error("einsum: the output has more than %d dimensions", EM_MAX_DIMS);
+            xeq[len++] = *q;
+        }
+    } else {
+        memcpy(xeq + len, ell, (size_t)m);
+        len += (size_t)m;
+        for (int li = 0; li < EINSUM_LETTERS; li++)
+            if (count[li] == 1) {
+                if (len - out_at >= EM_MAX_DIMS)
+                    return em_error("einsum: the output has more than %d dimensions", EM_MAX_DIMS);
+                xeq[len++] = es_letter(li);
+            }
+    }
+    xeq[len] = '\0';
+    return 0;
+}
+
+em_tensor *em_einsum(const char *eq, int n, em_tensor *const *ops)
+{
+    char xeq[EM_EINSUM_EQ_MAX];
+    int64_t sizes[EM_MAX_DIMS][EM_MAX_DIMS];
+    if (em_einsum_prepare(eq, n, ops, xeq, sizes) < 0)
+        return NULL;
+    em_tensor *ex[EM_MAX_DIMS];
+    em_tensor *r = NULL;
+    int k = 0;
+    for (; k < n; k++)
+        if (!(ex[k] = em_expand(ops[k], ops[k]->ndim, sizes[k])))
+            goto done;
+    r = es_run(xeq, n, ex);
+done:
+    for (int i = 0; i < k; i++)
+        em_tensor_release(ex[i]);
+    return r;
 }

@@ -44,7 +44,20 @@ em_tensor *em_addmv(em_tensor *input, em_tensor *mat, em_tensor *vec, em_scalar 
                     em_tensor *out);
 em_tensor *em_baddbmm(em_tensor *input, em_tensor *b1, em_tensor *b2, em_scalar beta, em_scalar alpha,
                       em_tensor *out);
-/* Einstein summation over n operands ("ij,jk->ik", implicit output when no "->"). */
+/* Einstein summation over n operands ("ij,jk->ik", implicit output when no "->"),
+ * with PyTorch's '...' and broadcasting of size-1 dims. */
 em_tensor *em_einsum(const char *equation, int n, em_tensor *const *operands);
+
+/* The longest equation em_einsum_prepare writes, with its terminating 0. */
+#define EM_EINSUM_EQ_MAX 320
+/* Rewrites equation for these operands without '...' and with the output always
+ * written out: each '...' becomes letters used nowhere else (the ellipsis dims
+ * are right-aligned across operands, as broadcast dims are), and the implicit
+ * output is the ellipsis dims, then the letters seen once in a..zA..Z order.
+ * sizes[i] gets operand i's shape broadcast against the others (a dim of size 1
+ * takes the size the same letter has elsewhere). Checks the equation against the
+ * operands. 0 or -1 with an error. */
+int em_einsum_prepare(const char *equation, int n, em_tensor *const *operands, char *explicit_eq,
+                      int64_t (*sizes)[EM_MAX_DIMS]);
 
 #endif

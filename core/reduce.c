@@ -675,6 +675,51 @@ int em_topk(em_tensor *x, int64_t k, int dim, bool largest, em_tensor **values, 
     return sort_k("topk", x, k, dim, largest, values, indices);
 }
 
+static int check_select_out(const char *op, const char *what, em_tensor *out, const em_tensor *res)
+{
+    char a[EM_SHAPE_BUF], b[EM_SHAPE_BUF];
+    if (out->dtype != res->dtype)
+        return em_error("%s: out %s must have dtype %s, got %s", op, what, em_dtype_name(res->dtype),
+                        em_dtype_name(out->dtype));
+    if (!em_device_eq(em_tensor_device(out), em_tensor_device(res)))
+        return em_error("%s: out %s is on another device than the input", op, what);
+    if (em_same_shape(out, res))
+        return 0;
+    if (em_tensor_numel(out) != 0)
+        return em_error("%s: out %s have shape %s but the result has shape %s (only an empty out is resized)", op,
+                        what, em_tensor_shape_str(out, a, sizeof a), em_tensor_shape_str(res, b, sizeof b));
+    return 0;
+}
+
+int em_select_out(const char *op, int rc, em_tensor **values, em_tensor **indices, em_tensor *out_v,
+                  em_tensor *out_i)
+{
+    if (rc < 0)
+        return rc;
+    if (out_v == out_i)
+        rc = em_error("%s: out values and indices must be two different tensors", op);
+    else if (check_select_out(op, "values", out_v, *values) < 0 || check_select_out(op, "indices", out_i, *indices) < 0)
+        rc = -1;
+    /* both checked before either is written */
+    em_tensor *res[2] = { *values, *indices }, *outs[2] = { out_v, out_i };
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        if (!em_same_shape(outs[k], res[k]) && em_tensor_resize_empty(outs[k], res[k]->ndim, res[k]->sizes) < 0)
+            rc = -1;
+        else if (em_copy_(outs[k], res[k]) < 0)
+            rc = -1;
+    }
+    em_tensor_release(*values);
+    em_tensor_release(*indices);
+    *values = *indices = NULL;
+    if (rc < 0)
+        return rc;
+    em_tensor_retain(out_v);
+    em_tensor_retain(out_i);
+    *values = out_v;
+    *indices = out_i;
+    return 0;
+}
+
 int em_unique(em_tensor *x, em_tensor **values, em_tensor **inverse, em_tensor **counts)
 {
     em_tensor *xc = compute_input(x, -1);

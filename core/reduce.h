@@ -114,6 +114,13 @@ typedef int (*em_unique_kernel)(const em_tensor *in, em_tensor **values, em_tens
 
 int em_sort(em_tensor *x, int dim, bool descending, em_tensor **values, em_tensor **indices);
 int em_topk(em_tensor *x, int64_t k, int dim, bool largest, em_tensor **values, em_tensor **indices);
+/* out= for the ops above that give values and positions: checks out_v, out_i
+ * (values: the result's dtype; indices: int64; both on the result's device; an
+ * empty one is resized, any other must have the result's shape), copies the
+ * results in and replaces *values and *indices by new references to them. rc is the
+ * op's status; on any failure both results are released and -1 returned. */
+int em_select_out(const char *op, int rc, em_tensor **values, em_tensor **indices, em_tensor *out_v,
+                  em_tensor *out_i);
 /* inverse (reshaped to x's shape) and counts may be NULL when not wanted. */
 int em_unique(em_tensor *x, em_tensor **values, em_tensor **inverse, em_tensor **counts);
 

@@ -179,6 +179,23 @@ em_tensor *em_tensor_empty_like(const em_tensor *t)
     return em_tensor_empty(t->ndim, t->sizes, t->dtype, em_tensor_device(t));
 }
 
+int em_tensor_resize_empty(em_tensor *t, int ndim, const int64_t *sizes)
+{
+    em_tensor *fresh = em_tensor_empty(ndim, sizes, t->dtype, em_tensor_device(t));
+    if (!fresh)
+        return -1;
+    em_storage *old = t->storage;
+    t->storage = fresh->storage;
+    em_storage_retain(t->storage);
+    em_storage_release(old);
+    t->offset = 0;
+    t->ndim = ndim;
+    memcpy(t->sizes, fresh->sizes, sizeof t->sizes);
+    memcpy(t->strides, fresh->strides, sizeof t->strides);
+    em_tensor_release(fresh);
+    return 0;
+}
+
 em_tensor *em_tensor_alias(const em_tensor *t)
 {
     return em_tensor_new_view(t->storage, t->dtype, t->offset, t->ndim, t->sizes, t->strides);

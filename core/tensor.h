@@ -65,6 +65,9 @@ em_tensor *em_tensor_new_view(em_storage *s, em_dtype dt, int64_t offset, int nd
                               const int64_t *sizes, const int64_t *strides);
 /* A view with the same storage and geometry as t (no autograd state). */
 em_tensor *em_tensor_alias(const em_tensor *t);
+/* Gives an empty `out=` tensor (0 elements) the given shape with fresh storage,
+ * as PyTorch resizes an empty out. 0 or -1. */
+int em_tensor_resize_empty(em_tensor *t, int ndim, const int64_t *sizes);
 void em_tensor_retain(em_tensor *t);
 void em_tensor_release(em_tensor *t);
 /* Hook called when a tensor with autograd state is freed (set by the engine). */

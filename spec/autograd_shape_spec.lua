@@ -93,6 +93,12 @@ local cases = {
   { 'split sizes', function(x) return table.unpack(x:split({ 1, 3 }, 2)) end, function() return { R(2, 4) } end },
   { 'chunk', function(x) return table.unpack(x:chunk(3)) end, function() return { R(5, 2) } end },
   { 'chunk dim 2', function(x) return table.unpack(x:chunk(2, 2)) end, function() return { R(2, 5) } end },
+  { 'tensor_split sections', function(x) return table.unpack(x:tensor_split(3)) end, function() return { R(5, 2) } end },
+  { 'tensor_split points', function(x) return table.unpack(x:tensor_split({ 2, 4 }, 2)) end,
+    function() return { R(2, 5) } end },
+  { 'tensor_split overlapping', function(x) return table.unpack(x:tensor_split({ 4, 2 })) end,
+    function() return { R(5, 2) } end },
+  { 'hsplit', function(x) return table.unpack(x:hsplit(2)) end, function() return { R(3, 4) } end },
   { 'movedim', function(x) return x:movedim(1, 3) end, function() return { R(2, 3, 2) } end },
   { 'swapaxes', function(x) return x:swapaxes(1, 2) end, function() return { R(3, 4) } end },
   -- shape ops
@@ -178,6 +184,18 @@ local cases = {
     function() return { R(2, 3), R(2) } end },
   { 'einsum with a constant', function(a, b) return torch.einsum('ij,j->i', a, b) end,
     function() return { R(2, 3), R(3) } end, nograd = 1 },
+  { 'einsum ellipsis batched product', function(a, b) return torch.einsum('...ij,...jk->...ik', a, b) end,
+    function() return { R(2, 1, 2, 3), R(3, 3, 2) } end, gg = true },
+  { 'einsum ellipsis summed', function(a) return torch.einsum('b...i->b...', a) end,
+    function() return { R(2, 3, 4) } end },
+  { 'einsum ellipsis implicit output', function(a, b) return torch.einsum('z...,a', a, b) end,
+    function() return { R(3, 2), R(2) } end },
+  { 'einsum ellipsis dims summed away', function(a, b) return torch.einsum('...i,...i->i', a, b) end,
+    function() return { R(2, 3, 4), R(3, 4) } end },
+  { 'einsum ellipsis with a repeated subscript', function(a) return torch.einsum('i...i->...i', a) end,
+    function() return { R(3, 2, 3) } end },
+  { 'einsum broadcast size-1 dims', function(a, b) return torch.einsum('ij,ij->ij', a, b) end,
+    function() return { R(1, 3), R(2, 3) } end },
 }
 
 local function inputs_of(c, nc)

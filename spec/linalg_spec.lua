@@ -350,16 +350,54 @@ describe('einsum', function()
       { rtol = 1e-5, atol = 1e-5 })
   end)
 
+  it('writes out ... for operands of different ranks, the ellipsis dims right-aligned', function()
+    local c = F.einsum['...ij,...jk->...ik']
+    local a, b = T(c.ops[1]), T(c.ops[2])
+    H.assert_close(torch.einsum('...ij,...jk->...ik', H.noncontig(a), b), c.out, { rtol = 1e-5, atol = 1e-5 })
+    -- the same as a broadcast matmul
+    H.assert_close(torch.einsum('...ij,...jk->...ik', a, b), a:matmul(b), { rtol = 1e-5, atol = 1e-5 })
+    H.assert_close(torch.einsum(' ... i j , ... j k -> ... i k ', a, b), c.out, { rtol = 1e-5, atol = 1e-5 })
+    -- an output '...' with no ellipsis in the inputs stands for no dims
+    H.assert_close(torch.einsum('ij->...ji', a[1][1]), a[1][1]:t())
+    assert.equal('float64', torch.einsum('...,...', torch.ones(2, { dtype = 'float64' }), torch.ones(2, 2,
+      { dtype = 'float64' })).dtype)
+  end)
+
+  it('reports errors in equations with ...', function()
+    local a = torch.ones(2, 3)
+    H.assert_error(function() torch.einsum('..ij', a) end,
+      "einsum: found '.' for operand 1 that is not part of an ellipsis ('...')")
+    H.assert_error(function() torch.einsum('...i...', a) end, "einsum: operand 1 has more than one ellipsis ('...')")
+    H.assert_error(function() torch.einsum('ijk...', a) end,
+      'einsum: operand 1 has 2 dimensions but the equation gives it 3 subscripts besides the ellipsis')
+    H.assert_error(function() torch.einsum('...i->..', a) end,
+      "einsum: found '.' in the output that is not part of an ellipsis ('...')")
+    H.assert_error(function() torch.einsum('...i->......', a) end,
+      "einsum: the output has more than one ellipsis ('...')")
+    H.assert_error(function() torch.einsum('...i,...i', a, torch.ones(4, 3)) end,
+      "einsum: the dimensions of '...' do not broadcast: size 4 in operand 2 against 2")
+    H.assert_error(function() torch.einsum('ij->jj', a) end, "einsum: output subscript 'j' appears more than once")
+    local big = torch.ones(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+    H.assert_error(function() torch.einsum('abcdefghijklmnop,qr', big, torch.ones(2, 2)) end,
+      'einsum: the output has more than 16 dimensions')
+    local letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+    local eq = letters:sub(1, 16) .. ',' .. letters:sub(17, 32) .. ',' .. letters:sub(33, 48) .. ',' ..
+        letters:sub(49, 52) .. '...->'
+    H.assert_error(function() torch.einsum(eq, big, big, big, torch.ones(2, 2, 2, 2, 2)) end,
+      "einsum: no unused subscript letters are left for the 1 dimensions of '...'")
+  end)
+
   it('reports errors', function()
     local a = torch.ones(2, 3)
     H.assert_error(function() torch.einsum('ij,jk->ik', a) end, 'einsum: the equation has 2 operands but 1 were given')
     H.assert_error(function() torch.einsum('ijk->i', a) end,
       'einsum: operand 1 has 2 dimensions but the equation gives it 3 subscripts')
     H.assert_error(function() torch.einsum('ij,jk->ik', a, torch.ones(4, 2)) end,
-      'einsum: subscript j has size 4 in operand 2, which does not match 3')
+      'einsum: subscript j has size 4 in operand 2, which does not broadcast with 3')
     H.assert_error(function() torch.einsum('i1->i', a) end, "einsum: invalid subscript '1'")
     H.assert_error(function() torch.einsum('ij->k', a) end, "einsum: output subscript 'k' does not appear in the inputs")
-    H.assert_error(function() torch.einsum('...ij->ij', a) end, 'einsum: ellipsis')
+    H.assert_error(function() torch.einsum('ii->i', torch.ones(1, 3)) end,
+      'einsum: subscript i is repeated for dimensions of different sizes (1 and 3)')
     H.assert_error(function() torch.einsum('ij,jk', a, 3) end, 'bad argument #3')
   end)
 end)

@@ -210,6 +210,23 @@ describe('sorting', function()
     v = torch.tensor({ 5.0, 1, 4 }):topk(0)
     assert.equal(0, v:numel())
   end)
+  it('accept sorted=false and stable= (sorted, stable results are valid for both)', function()
+    local x = torch.tensor { 3.0, 1, 2, 1, 5 }
+    local v, i = x:topk(3, { sorted = false })
+    H.assert_close(v, { 5, 3, 2 })
+    H.assert_close(i, { 5, 1, 3 })
+    v, i = torch.topk(x, 2, 1, false, false)
+    H.assert_close(v, { 1, 1 })
+    H.assert_close(i, { 2, 4 })
+    for _, stable in ipairs { true, false } do
+      v, i = x:sort({ stable = stable, descending = true })
+      H.assert_close(v, { 5, 3, 2, 1, 1 })
+      H.assert_close(i, { 5, 1, 3, 2, 4 })
+    end
+    H.assert_close(x:argsort({ stable = true }), { 2, 4, 3, 1, 5 })
+    H.assert_error(function() x:topk(2, { sorted = 1 }) end, "topk: option 'sorted' must be a boolean, got number")
+    H.assert_error(function() x:sort({ stable = 'yes' }) end, "sort: option 'stable' must be a boolean, got string")
+  end)
   it('unique gives sorted values, 1-based inverse, counts', function()
     local u, inv, cnt = torch.tensor({ { 3, 1 }, { 3, 2 } }):unique({ return_inverse = true, return_counts = true })
     H.assert_close(u, { 1, 2, 3 })
@@ -218,6 +235,64 @@ describe('sorting', function()
     local only = torch.unique(torch.tensor { 2, 2 })
     H.assert_close(only, { 2 })
     H.assert_error(function() torch.tensor({ 1 }):unique({ dim = 1 }) end, 'unique: the dim option is not supported')
+  end)
+end)
+
+describe('out= of the ops giving values and positions', function()
+  local x = torch.tensor { { 3.0, 1, 2, 2 }, { 0, 5, 4, 0 } }
+  local function pair(vdt) return { torch.empty(0, { dtype = vdt }), torch.empty(0, { dtype = 'int64' }) } end
+  local cases = {
+    { 'max', function(o) return torch.max(x, 2, { out = o }) end, function() return x:max(2) end },
+    { 'max keepdim', function(o) return x:max(2, true, { out = o }) end, function() return x:max(2, true) end },
+    { 'min', function(o) return x:min(1, { out = o }) end, function() return x:min(1) end },
+    { 'sort', function(o) return x:sort(2, true, { out = o }) end, function() return x:sort(2, true) end },
+    { 'topk', function(o) return torch.topk(x, 2, { out = o }) end, function() return x:topk(2) end },
+    { 'kthvalue', function(o) return x:kthvalue(2, 2, { out = o }) end, function() return x:kthvalue(2, 2) end },
+    { 'median', function(o) return x:median(1, { keepdim = true, out = o }) end,
+      function() return x:median(1, true) end },
+    { 'mode', function(o) return x:mode(2, { out = o }) end, function() return x:mode(2) end },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1] .. ' writes into empty tensors, resizing them, and returns them', function()
+      local o = pair('float32')
+      local v, i = c[2](o)
+      assert.equal(o[1], v)
+      assert.equal(o[2], i)
+      local ev, ei = c[3]()
+      H.assert_close(v, ev)
+      H.assert_close(i, ei)
+    end)
+  end
+  it('write into tensors of the right shape, also non-contiguous ones', function()
+    local vals = torch.full({ 2, 3 }, -1.0)
+    local idx = torch.zeros(3, 2, { dtype = 'int64' })
+    local v, i = x:topk(3, 2, { out = { vals, idx:t() } })
+    assert.equal(vals, v)
+    local ev, ei = x:topk(3, 2)
+    H.assert_close(vals, ev)
+    H.assert_close(idx:t(), ei)
+    local iv = torch.zeros(2, { dtype = 'int64' })
+    local ii = torch.zeros(2, { dtype = 'int64' })
+    torch.max(torch.tensor { { 1, 7 }, { 9, 2 } }, 2, { out = { iv, ii } })
+    H.assert_close(iv, { 7, 9 })
+    H.assert_close(ii, { 2, 1 })
+  end)
+  it('check dtypes, shapes and the form of out', function()
+    H.assert_error(function() x:sort(2, { out = { torch.zeros(3), torch.zeros(0, { dtype = 'int64' }) } }) end,
+      'sort: out values have shape 3 but the result has shape 2x4 (only an empty out is resized)')
+    H.assert_error(function() x:max(2, { out = pair('float64') }) end, 'max: out values must have dtype float32, got float64')
+    H.assert_error(function() x:topk(1, { out = { torch.zeros(0), torch.zeros(0, { dtype = 'int32' }) } }) end,
+      'topk: out indices must have dtype int64, got int32')
+    H.assert_error(function() x:sort({ out = torch.zeros(0) }) end,
+      "sort: option 'out' must be a table of two tensors {values, indices}, got one tensor")
+    H.assert_error(function() x:sort({ out = { torch.zeros(0) } }) end, "sort: option 'out' must be a table of two tensors")
+    local same = torch.zeros(0)
+    H.assert_error(function() x:mode(2, { out = { same, same } }) end,
+      'mode: out values and indices must be two different tensors')
+    -- nothing was written when a check failed
+    local v, i = torch.full({ 2 }, 7.0), torch.zeros(0, { dtype = 'int32' })
+    pcall(function() x:max(2, { out = { v, i } }) end)
+    H.assert_close(v, { 7, 7 })
   end)
 end)
 

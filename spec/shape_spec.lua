@@ -1,4 +1,4 @@
--- Shape ops: cat/stack/flip/roll/tril/triu/repeat/split/chunk/one_hot/movedim,
+-- Shape ops: cat/stack/flip/roll/tril/triu/repeat/split/chunk/tensor_split/one_hot/movedim,
 -- checked against PyTorch (scripts/fixtures/gen_index.py).
 local torch = require 'torch'
 local H = require 'spec.support.helpers'
@@ -116,6 +116,62 @@ describe('split and chunk', function()
     assert.equal(2, #x:chunk(5))
     H.assert_error(function() x:split({ 1, 1 }, 2) end, 'split: sizes add up to 2 but dimension 2 has size 5')
     H.assert_error(function() x:chunk(0) end, 'chunk: number of chunks must be positive, got 0')
+  end)
+end)
+
+describe('tensor_split, hsplit, vsplit, dsplit', function()
+  local f = F.tensor_split
+  local function same(parts, expected)
+    assert.equal(#expected, #parts)
+    for i = 1, #expected do H.assert_close(parts[i], expected[i]) end
+  end
+  it('split into sections like PyTorch, the first pieces one longer', function()
+    local x = T(f.x)
+    same(x:tensor_split(4, 2), f.sec4_d2)
+    same(torch.tensor_split(x, 3), f.sec3_d1)
+    same(x:tensor_split(8), f.sec8_d1)
+    same(H.noncontig(x):tensor_split(4, { dim = -1 }), f.sec4_d2)
+    same(x:tensor_split(torch.tensor(3)), f.sec3_d1)
+  end)
+  it('take 1-based split points, the positions where pieces start', function()
+    local x = T(f.x)
+    same(x:tensor_split({ 2, 4 }, 2), f.idx_d2)    -- PyTorch's [1, 3]
+    same(x:tensor_split({ -2 }, 2), f.idx_neg)
+    same(x:tensor_split({ 5, 3 }, 2), f.idx_back)  -- a later point before an earlier one
+    same(x:tensor_split({ 1, 10 }, 2), f.idx_past) -- clamped to the dimension
+    same(x:tensor_split(torch.tensor { 2, 4 }, 2), f.idx_d2)
+    same(x:tensor_split({}, 2), { f.x })
+  end)
+  it('return views that share storage and keep the dtype', function()
+    local x = torch.arange(1, 7)
+    local p = x:tensor_split({ 3 })
+    assert.equal('int64', p[2].dtype)
+    p[2][1] = 100
+    assert.equal(100, x[3])
+  end)
+  it('hsplit, vsplit and dsplit pick their dims and need even sections', function()
+    local x = T(f.x)
+    same(x:hsplit(3), f.hsplit)
+    same(torch.vsplit(x, { 2 }), f.vsplit)
+    same(x:reshape(2, 2, 6):dsplit({ 3, 6 }), f.dsplit)
+    assert.equal(3, #torch.arange(6):hsplit(3))
+    H.assert_error(function() x:hsplit(4) end, 'hsplit: dimension 2 of size 6 is not divisible into 4 sections')
+    H.assert_error(function() torch.zeros(4):vsplit(2) end, 'vsplit: expected a tensor with at least 2 dimensions, got 1')
+    H.assert_error(function() x:dsplit(2) end, 'dsplit: expected a tensor with at least 3 dimensions, got 2')
+  end)
+  it('report bad arguments', function()
+    local x = T(f.x)
+    H.assert_error(function() x:tensor_split(0) end, 'tensor_split: number of sections must be positive, got 0')
+    H.assert_error(function() x:tensor_split({ 0 }) end,
+      'tensor_split: split points are 1-based positions where a piece starts, got 0')
+    H.assert_error(function() x:tensor_split({ 1.5 }) end, 'tensor_split: split point 1 must be an integer')
+    H.assert_error(function() x:tensor_split('a') end,
+      'tensor_split: expected a number of sections or a table of split points, got string')
+    H.assert_error(function() x:tensor_split(torch.zeros(2)) end,
+      'tensor_split: a tensor of split points must be a 0-d or 1-d integer tensor, got float32 1-d')
+    H.assert_error(function() torch.tensor(1.0):tensor_split(2) end, 'tensor_split: expected a tensor with at least 1')
+    H.assert_error(function() x:tensor_split(2, 3) end, 'tensor_split: dimension 3 out of range')
+    H.assert_error(function() x:tensor_split(2 ^ 40 // 1) end, 'would make more than 65536 empty pieces')
   end)
 end)
 

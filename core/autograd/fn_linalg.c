@@ -473,7 +473,9 @@ done:
     return rc;
 }
 
-em_tensor *em_ag_einsum(const char *equation, int n, em_tensor *const *operands)
+/* einsum of an explicit equation (em_einsum_prepare's) on operands already
+ * broadcast to one another. */
+static em_tensor *einsum_record(const char *equation, int n, em_tensor *const *operands)
 {
     bool any = false;
     for (int i = 0; i < n; i++)
@@ -509,4 +511,31 @@ fail:
     em_node_release(nd);
     em_tensor_release(r);
     return NULL;
+}
+
+/* '...' is written out as letters and size-1 dims are broadcast by a
+ * differentiable expand first, so the node (forward and backward) only ever sees
+ * explicit equations on operands of matching sizes. */
+em_tensor *em_ag_einsum(const char *equation, int n, em_tensor *const *operands)
+{
+    char xeq[EM_EINSUM_EQ_MAX];
+    int64_t sizes[EM_MAX_DIMS][EM_MAX_DIMS];
+    if (em_einsum_prepare(equation, n, operands, xeq, sizes) < 0)
+        return NULL;
+    em_tensor *ex[EM_MAX_DIMS];
+    em_tensor *r = NULL;
+    int k = 0;
+    for (; k < n; k++) {
+        em_tensor *t = operands[k];
+        bool same = memcmp(t->sizes, sizes[k], (size_t)t->ndim * sizeof(int64_t)) == 0;
+        if (same)
+            em_tensor_retain(t);
+        if (!(ex[k] = same ? t : em_ag_expand(t, t->ndim, sizes[k])))
+            goto done;
+    }
+    r = einsum_record(xeq, n, ex);
+done:
+    for (int i = 0; i < k; i++)
+        em_tensor_release(ex[i]);
+    return r;
 }

@@ -34,6 +34,9 @@ int em_ag_mode(em_tensor *x, int dim, bool keepdim, em_tensor **values, em_tenso
 int em_ag_kthvalue(em_tensor *x, int64_t k, int dim, bool keepdim, em_tensor **values, em_tensor **indices);
 int em_ag_sort(em_tensor *x, int dim, bool descending, em_tensor **values, em_tensor **indices);
 int em_ag_topk(em_tensor *x, int64_t k, int dim, bool largest, em_tensor **values, em_tensor **indices);
+/* Before an out= form of the ops above (then em_select_out): -1 with an error
+ * when x requires grad and grad mode is on. */
+int em_ag_select_refuse_out(const char *op, em_tensor *x);
 
 /* scans and softmax (fn_scan.c) */
 em_tensor *em_ag_cumsum(em_tensor *x, int dim, int dtype, em_tensor *out);

@@ -100,6 +100,14 @@ int em_ag_kthvalue(em_tensor *x, int64_t k, int dim, bool keepdim, em_tensor **v
                          values, indices);
 }
 
+/* out= of these ops is refused when recording (as in PyTorch): -1 with the error. */
+int em_ag_select_refuse_out(const char *op, em_tensor *x)
+{
+    if (em_ag_wants(x))
+        return em_error("%s: out= cannot be used when an input requires grad", op);
+    return 0;
+}
+
 /* sort and topk keep every dim: the gradient is scattered back as it is. */
 int em_ag_sort(em_tensor *x, int dim, bool descending, em_tensor **values, em_tensor **indices)
 {
