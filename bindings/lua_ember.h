@@ -57,6 +57,8 @@ bool emL_optbool(lua_State *L, int opts_idx, const char *name, bool def);
 lua_Integer emL_optint(lua_State *L, int opts_idx, const char *name, lua_Integer def);
 double emL_optnumber(lua_State *L, int opts_idx, const char *name, double def);
 em_tensor *emL_opt_out(lua_State *L, int opts_idx);         /* opts.out, borrowed, or NULL */
+/* Raises when out requires grad while grad mode is on (out= is not differentiable). */
+void emL_check_out_grad(lua_State *L, const em_tensor *out, const char *op);
 em_dtype emL_opt_dtype(lua_State *L, int opts_idx, em_dtype def);
 em_device emL_opt_device(lua_State *L, int opts_idx, em_device def);
 em_device emL_checkdevice(lua_State *L, int idx);

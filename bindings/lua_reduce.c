@@ -218,6 +218,7 @@ static int opt_out_pair(lua_State *L, int arg, const char *op, em_tensor **ov, e
     *oi = emL_totensor(L, -1);
     if (!*ov || !*oi)
         luaL_error(L, "%s: option 'out' must be a table of two tensors {values, indices}", op);
+    emL_check_out_grad(L, *ov, op);
     lua_pop(L, 3); /* still referenced by the options table */
     return opts;
 }

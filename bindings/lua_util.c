@@ -1,6 +1,8 @@
 /* Argument checking helpers shared by every binding file. */
 #include "lua_ember.h"
 
+#include "../core/autograd/autograd.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +188,12 @@ double emL_optnumber(lua_State *L, int opts_idx, const char *name, double def)
     return v;
 }
 
+void emL_check_out_grad(lua_State *L, const em_tensor *out, const char *op)
+{
+    if (out->requires_grad && em_grad_enabled())
+        luaL_error(L, "%s: out= cannot write into a tensor that requires grad (do it under torch.no_grad)", op);
+}
+
 em_tensor *emL_opt_out(lua_State *L, int opts_idx)
 {
     int t = emL_getopt(L, opts_idx, "out");
@@ -194,6 +202,7 @@ em_tensor *emL_opt_out(lua_State *L, int opts_idx)
         out = emL_totensor(L, -1);
         if (!out)
             luaL_error(L, "%s: option 'out' must be a tensor, got %s", current_function(L), luaL_typename(L, -1));
+        emL_check_out_grad(L, out, current_function(L));
     }
     lua_pop(L, 1);
     return out; /* still referenced by the options table */

@@ -296,6 +296,14 @@ describe('in-place safety', function()
     assert.is_true(x.is_leaf and x.requires_grad)
   end)
 
+  it('refuses out= into a tensor that requires grad', function()
+    local w = leaf({ 1, 2 })
+    H.assert_error(function() torch.add(torch.ones(2, { dtype = 'float64' }), 1, { out = w }) end,
+      'out= cannot write into a tensor that requires grad')
+    torch.no_grad(function() torch.add(torch.ones(2, { dtype = 'float64' }), 1, { out = w }) end)
+    H.assert_close(w, { 2, 2 })
+  end)
+
   it('records random fills of non-leaves as constants', function()
     local x = leaf({ 1, 2 })
     local y = x * 2
