@@ -7,6 +7,8 @@
  *                  or {a, b, step} is the inclusive range a..b, {a} is a..a
  *   x[mask]        bool mask over the leading dims -> (count, rest...) copy
  *   x[idx]         int64 tensor -> index_select along dim 1, shape idx.shape + rest
+ *   x[{i, idx, m}] tensors among the entries: PyTorch's advanced indexing (integer
+ *                  tensors broadcast together; a mask covers mask.ndim dims)
  * Intermediate tensors are pushed on the Lua stack as soon as they exist, so a
  * Lua error never leaks them. Everything goes through the differentiable em_ag_
  * ops: reads keep the graph, and assignments record (CopySlices when writing into
@@ -14,6 +16,7 @@
 #include "lua_ember.h"
 
 #include "../core/autograd/functions.h"
+#include "../core/factory.h"
 
 #include <string.h>
 
@@ -58,90 +61,137 @@ static void push_number_of(lua_State *L, em_tensor *t0)
     emL_pushscalar(L, s);
 }
 
-/* ---- x[{...}]: one entry per leading dim ---- */
+/* ---- x[{...}]: one entry per leading dim (a mask entry covers mask.ndim dims) ---- */
 typedef struct dim_entry {
-    enum { ENTRY_SELECT, ENTRY_RANGE } kind;
+    enum { ENTRY_SELECT, ENTRY_RANGE, ENTRY_TENSOR } kind;
+    int dim;                   /* the first dim of t it applies to */
     int64_t start, stop, step; /* 0-based, stop exclusive */
+    em_tensor *index;          /* ENTRY_TENSOR: an integer index or a mask (borrowed from the key table) */
 } dim_entry;
 
-/* Reads the key table at idx into entries (each entry e is dim e). Returns the
- * count and sets *all_int when every entry selects. Raises on bad input. */
-static int parse_table_key(lua_State *L, int idx, const em_tensor *t, dim_entry *ent, bool *all_int)
+static bool is_mask_dtype(em_dtype dt)
+{
+    return dt == EM_BOOL || dt == EM_UINT8;
+}
+
+static void check_tensor_key(lua_State *L, em_tensor *k)
+{
+    if (!is_mask_dtype(k->dtype) && !em_dtype_is_int(k->dtype))
+        luaL_error(L, "index: a tensor index must hold integers (int64) or a mask (bool), got %s",
+                   em_dtype_name(k->dtype));
+}
+
+/* Reads the range table on top of the stack for dim d of size `size` into e. */
+static void parse_range(lua_State *L, dim_entry *e, int d, int64_t size)
+{
+    e->kind = ENTRY_RANGE;
+    int len = (int)lua_rawlen(L, -1);
+    if (len > 3)
+        luaL_error(L, "index: a range for dimension %d is {first, last} or {first, last, step}, got %d entries",
+                   d + 1, len);
+    if (len == 0) {
+        e->start = 0;
+        e->stop = size;
+        e->step = 1;
+        return;
+    }
+    lua_rawgeti(L, -1, 1);
+    lua_Integer a = check_int(L, -1, "range start");
+    lua_pop(L, 1);
+    lua_Integer b = a, step = 1;
+    if (len >= 2) {
+        lua_rawgeti(L, -1, 2);
+        b = check_int(L, -1, "range end");
+        lua_pop(L, 1);
+    }
+    if (len == 3) {
+        lua_rawgeti(L, -1, 3);
+        step = check_int(L, -1, "range step");
+        lua_pop(L, 1);
+        if (step <= 0)
+            luaL_error(L, "index: range step must be positive, got %I", step);
+    }
+    /* negative ends count from the end: -1 is the last */
+    lua_Integer a0 = a < 0 ? a + size + 1 : a, b0 = b < 0 ? b + size + 1 : b;
+    if (a0 < 1 || a0 > size + 1 || b0 < a0 - 1 || b0 > size || (a0 == size + 1 && b0 != size))
+        luaL_error(L, "index: range %I..%I is out of range for dimension %d of size %I", a, b, d + 1,
+                   (lua_Integer)size);
+    e->start = a0 - 1;
+    e->stop = b0;
+    e->step = step;
+}
+
+/* Reads the key table at idx into entries. Returns the count; sets *all_int when
+ * every entry selects and *ntensor to the number of tensor entries. Raises on bad
+ * input. */
+static int parse_table_key(lua_State *L, int idx, const em_tensor *t, dim_entry *ent, bool *all_int, int *ntensor)
 {
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     if (n > t->ndim)
         luaL_error(L, "index: too many indices for a %d-d tensor (%I given)", t->ndim, n);
     *all_int = n > 0;
+    *ntensor = 0;
+    int d = 0; /* the next dim of t */
     for (int e = 0; e < (int)n; e++) {
         int ty = lua_rawgeti(L, idx, e + 1);
-        int64_t size = t->sizes[e];
+        em_tensor *k = emL_totensor(L, -1);
+        int width = k && is_mask_dtype(k->dtype) ? k->ndim : 1;
+        if (k && width == 0)
+            luaL_error(L, "index: a 0-d mask is not supported inside an index table (entry %d)", e + 1);
+        if (d + width > t->ndim)
+            luaL_error(L, "index: too many indices for a %d-d tensor (entry %d reaches dimension %d)", t->ndim,
+                       e + 1, d + width);
+        ent[e].dim = d;
+        int64_t size = t->sizes[d];
         if (ty == LUA_TNUMBER) {
             ent[e].kind = ENTRY_SELECT;
-            ent[e].start = index_pos(L, check_int(L, -1, "index"), size, e);
-        } else if (ty == LUA_TTABLE && !emL_totensor(L, -1)) {
+            ent[e].start = index_pos(L, check_int(L, -1, "index"), size, d);
+        } else if (k) {
+            check_tensor_key(L, k);
             *all_int = false;
-            ent[e].kind = ENTRY_RANGE;
-            int len = (int)lua_rawlen(L, -1);
-            if (len > 3)
-                luaL_error(L, "index: a range for dimension %d is {first, last} or {first, last, step}, got %d "
-                              "entries",
-                           e + 1, len);
-            if (len == 0) {
-                ent[e].start = 0;
-                ent[e].stop = size;
-                ent[e].step = 1;
-            } else {
-                lua_rawgeti(L, -1, 1);
-                lua_Integer a = check_int(L, -1, "range start");
-                lua_pop(L, 1);
-                lua_Integer b = a, step = 1;
-                if (len >= 2) {
-                    lua_rawgeti(L, -1, 2);
-                    b = check_int(L, -1, "range end");
-                    lua_pop(L, 1);
-                }
-                if (len == 3) {
-                    lua_rawgeti(L, -1, 3);
-                    step = check_int(L, -1, "range step");
-                    lua_pop(L, 1);
-                    if (step <= 0)
-                        luaL_error(L, "index: range step must be positive, got %I", step);
-                }
-                /* negative ends count from the end: -1 is the last */
-                lua_Integer a0 = a < 0 ? a + size + 1 : a, b0 = b < 0 ? b + size + 1 : b;
-                if (a0 < 1 || a0 > size + 1 || b0 < a0 - 1 || b0 > size || (a0 == size + 1 && b0 != size))
-                    luaL_error(L, "index: range %I..%I is out of range for dimension %d of size %I", a, b, e + 1,
-                               (lua_Integer)size);
-                ent[e].start = a0 - 1;
-                ent[e].stop = b0;
-                ent[e].step = step;
-            }
-        } else if (emL_totensor(L, -1)) {
-            luaL_error(L, "index: tensor entries inside an index table are not supported (entry %d); use "
-                          "index_select or a mask",
-                       e + 1);
+            (*ntensor)++;
+            ent[e].kind = ENTRY_TENSOR;
+            ent[e].index = k;
+        } else if (ty == LUA_TTABLE) {
+            *all_int = false;
+            parse_range(L, &ent[e], d, size);
         } else {
-            luaL_error(L, "index: entry %d must be an integer or a {first, last} table, got %s", e + 1,
+            luaL_error(L, "index: entry %d must be an integer, a {first, last} table or a tensor, got %s", e + 1,
                        luaL_typename(L, -1));
         }
+        d += width;
         lua_pop(L, 1);
     }
     return (int)n;
 }
 
-/* The view x[{...}] pushed on the stack and returned (borrowed). */
-static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all_int)
+/* The advanced (tensor) part of a key: k index tensors (1-based values) on dims
+ * pos[] of the basic view, in increasing order; tdim[] names t's dim in errors. */
+typedef struct adv_key {
+    int k;
+    int pos[EM_MAX_DIMS];
+    int tdim[EM_MAX_DIMS];
+    em_tensor *idx[EM_MAX_DIMS]; /* borrowed (on the stack or in the key table) */
+} adv_key;
+
+/* The basic view x[{...}] with selects and ranges applied, pushed on the stack and
+ * returned (borrowed). Tensor entries keep their dims; when adv != NULL they are
+ * described there (masks become one index tensor per dim, from nonzero). */
+static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all_int, adv_key *adv)
 {
     dim_entry ent[EM_MAX_DIMS];
-    int n = parse_table_key(L, key, t, ent, all_int);
+    int ntensor;
+    int n = parse_table_key(L, key, t, ent, all_int, &ntensor);
     em_tensor *cur = NULL;
     /* last entry first: selecting dim e leaves dims before e where they were */
     for (int e = n - 1; e >= 0; e--) {
         em_tensor *from = cur ? cur : t;
+        int d = ent[e].dim;
         if (ent[e].kind == ENTRY_SELECT)
-            cur = push(L, em_ag_select(from, e, ent[e].start));
-        else if (ent[e].start != 0 || ent[e].stop != from->sizes[e] || ent[e].step != 1)
-            cur = push(L, em_ag_slice(from, e, ent[e].start, ent[e].stop, ent[e].step));
+            cur = push(L, em_ag_select(from, d, ent[e].start));
+        else if (ent[e].kind == ENTRY_RANGE &&
+                 (ent[e].start != 0 || ent[e].stop != from->sizes[d] || ent[e].step != 1))
+            cur = push(L, em_ag_slice(from, d, ent[e].start, ent[e].stop, ent[e].step));
         else
             continue;
         if (from != t)
@@ -149,6 +199,40 @@ static em_tensor *push_table_view(lua_State *L, em_tensor *t, int key, bool *all
     }
     if (!cur) /* x[{}] or only full ranges: a view of the whole tensor */
         cur = push(L, em_ag_view(t, t->ndim, t->sizes));
+    if (!adv)
+        return cur;
+    adv->k = 0;
+    luaL_checkstack(L, 2 * EM_MAX_DIMS + 8, "index: too many tensor indices");
+    int selected = 0;
+    for (int e = 0; e < n; e++) {
+        if (ent[e].kind == ENTRY_SELECT) {
+            selected++;
+            continue;
+        }
+        if (ent[e].kind != ENTRY_TENSOR)
+            continue;
+        em_tensor *k = ent[e].index;
+        int vpos = ent[e].dim - selected;
+        if (!is_mask_dtype(k->dtype)) {
+            adv->pos[adv->k] = vpos;
+            adv->tdim[adv->k] = ent[e].dim;
+            adv->idx[adv->k++] = k;
+            continue;
+        }
+        for (int i = 0; i < k->ndim; i++) {
+            if (k->sizes[i] != t->sizes[ent[e].dim + i])
+                luaL_error(L, "index: the mask's size %I in its dimension %d does not match size %I of "
+                              "dimension %d of the indexed tensor",
+                           (lua_Integer)k->sizes[i], i + 1, (lua_Integer)t->sizes[ent[e].dim + i],
+                           ent[e].dim + i + 1);
+        }
+        em_tensor *nz = push(L, em_nonzero(k)); /* (count, mask.ndim), 1-based */
+        for (int i = 0; i < k->ndim; i++) {
+            adv->pos[adv->k] = vpos + i;
+            adv->tdim[adv->k] = ent[e].dim + i;
+            adv->idx[adv->k++] = push(L, em_select(nz, 1, i));
+        }
+    }
     return cur;
 }
 
@@ -221,16 +305,137 @@ static void push_index_select(lua_State *L, em_tensor *t, em_tensor *idx)
     push(L, em_ag_view(r, nd, sizes));
 }
 
-static bool is_mask_dtype(em_dtype dt)
+/* ---- tensors inside x[{...}]: PyTorch's advanced indexing ----
+ * The index tensors broadcast together to a shape B. Integers and ranges are
+ * applied first (push_table_view), so the advanced dims are those of the basic
+ * view v; when they are adjacent there, B takes their place in the result,
+ * otherwise B goes first. Positions are combined into one linear index over the
+ * advanced dims, so reading is a permute + reshape + index_select (differentiable). */
+typedef struct adv_plan {
+    int64_t b[EM_MAX_DIMS]; /* the broadcast index shape */
+    int nb;
+    int64_t nbnumel;
+    int rest[EM_MAX_DIMS]; /* v's other dims, in order */
+    int nrest;
+    int at;                  /* where B sits among the result's dims */
+    int64_t r[EM_MAX_DIMS];  /* the result's shape */
+    int nr;
+    int perm[EM_MAX_DIMS];   /* v's dims, advanced first */
+    int64_t p[EM_MAX_DIMS];  /* (numel of the advanced dims, rest sizes...) */
+} adv_plan;
+
+static void adv_plan_make(lua_State *L, const em_tensor *v, const adv_key *a, adv_plan *pl)
 {
-    return dt == EM_BOOL || dt == EM_UINT8;
+    pl->nb = 0;
+    for (int j = 0; j < a->k; j++) {
+        int64_t tmp[EM_MAX_DIMS];
+        int nn;
+        if (em_broadcast_shape("index", pl->nb, pl->b, a->idx[j]->ndim, a->idx[j]->sizes, &nn, tmp) < 0)
+            emL_error(L);
+        memcpy(pl->b, tmp, (size_t)nn * sizeof(int64_t));
+        pl->nb = nn;
+    }
+    pl->nbnumel = 1;
+    for (int d = 0; d < pl->nb; d++)
+        pl->nbnumel *= pl->b[d];
+    bool adjacent = true, is_adv[EM_MAX_DIMS] = { false };
+    for (int j = 0; j < a->k; j++) {
+        adjacent = adjacent && a->pos[j] == a->pos[0] + j;
+        is_adv[a->pos[j]] = true;
+        pl->perm[j] = a->pos[j];
+    }
+    pl->at = adjacent ? a->pos[0] : 0;
+    pl->nrest = 0;
+    pl->p[0] = 1;
+    for (int j = 0; j < a->k; j++)
+        pl->p[0] *= v->sizes[a->pos[j]];
+    for (int d = 0; d < v->ndim; d++) {
+        if (is_adv[d])
+            continue;
+        pl->perm[a->k + pl->nrest] = d;
+        pl->p[1 + pl->nrest] = v->sizes[d];
+        pl->rest[pl->nrest++] = d;
+    }
+    pl->nr = pl->nb + pl->nrest;
+    if (pl->nr > EM_MAX_DIMS)
+        luaL_error(L, "index: the result would have %d dimensions (at most %d)", pl->nr, EM_MAX_DIMS);
+    int o = 0;
+    for (int i = 0; i < pl->at; i++)
+        pl->r[o++] = v->sizes[pl->rest[i]];
+    for (int i = 0; i < pl->nb; i++)
+        pl->r[o++] = pl->b[i];
+    for (int i = pl->at; i < pl->nrest; i++)
+        pl->r[o++] = v->sizes[pl->rest[i]];
 }
 
-static void check_tensor_key(lua_State *L, em_tensor *k)
+/* The 1-based position of each index tuple within the advanced dims taken
+ * row-major, as a 1-d int64 tensor of B's numel, pushed. Checks every index. */
+static em_tensor *push_linear_index(lua_State *L, const em_tensor *v, const adv_key *a, const adv_plan *pl)
 {
-    if (!is_mask_dtype(k->dtype) && !em_dtype_is_int(k->dtype))
-        luaL_error(L, "index: a tensor index must hold integers (int64) or a mask (bool), got %s",
-                   em_dtype_name(k->dtype));
+    luaL_checkstack(L, 8, "index");
+    em_tensor *lin = NULL;
+    int64_t stride = 1;
+    int top = lua_gettop(L);
+    for (int j = a->k - 1; j >= 0; j--) {
+        em_tensor *ix = a->idx[j];
+        int64_t n = v->sizes[a->pos[j]];
+        emL_check(L, em_index_check("index", ix, a->tdim[j], n));
+        /* 0-based, negatives resolved: arange(n)[ix] */
+        em_tensor *r = push(L, em_arange(em_scalar_int(0), em_scalar_int(n), em_scalar_int(1), EM_INT64,
+                                         em_tensor_device(v)));
+        em_tensor *flat = push(L, em_reshape(ix, 1, (int64_t[]){ -1 }));
+        em_tensor *z = push(L, em_index_select(r, 0, flat));
+        z = push(L, em_reshape(z, ix->ndim, ix->sizes));
+        if (stride != 1)
+            z = push(L, em_binary(EM_BIN_MUL, em_arg_tensor(z), em_arg_scalar(em_scalar_int(stride)), NULL, NULL));
+        if (lin)
+            z = push(L, em_binary(EM_BIN_ADD, em_arg_tensor(lin), em_arg_tensor(z), NULL, NULL));
+        lin = z;
+        /* keep only lin on the stack above top */
+        lua_replace(L, top + 1);
+        lua_settop(L, top + 1);
+        stride *= n;
+    }
+    /* B's shape (lin may be smaller when a single index is 0-d), then 1-based */
+    em_tensor *e = push(L, em_expand(lin, pl->nb, pl->b));
+    em_tensor *flat = push(L, em_reshape(e, 1, (int64_t[]){ -1 }));
+    em_tensor *one = push(L, em_binary(EM_BIN_ADD, em_arg_tensor(flat), em_arg_scalar(em_scalar_int(1)), NULL, NULL));
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return one;
+}
+
+/* x[{...}] with tensor entries: the result pushed */
+static void push_advanced_read(lua_State *L, em_tensor *v, const adv_key *a)
+{
+    adv_plan pl;
+    adv_plan_make(L, v, a, &pl);
+    em_tensor *lin = push_linear_index(L, v, a, &pl);
+    if (a->k == 1) { /* one index tensor: index_select along its dim */
+        em_tensor *r = push(L, em_ag_index_select(v, a->pos[0], lin));
+        push(L, em_ag_view(r, pl.nr, pl.r));
+        return;
+    }
+    em_tensor *p = push(L, em_ag_permute(v, pl.perm));
+    em_tensor *q = push(L, em_ag_reshape(p, 1 + pl.nrest, pl.p));
+    em_tensor *r = push(L, em_ag_index_select(q, 0, lin)); /* (numel B, rest...) */
+    int64_t sizes[EM_MAX_DIMS];
+    memcpy(sizes, pl.b, (size_t)pl.nb * sizeof(int64_t));
+    for (int i = 0; i < pl.nrest; i++)
+        sizes[pl.nb + i] = pl.p[1 + i];
+    if (pl.nb != 1) /* (B..., rest...) */
+        r = push(L, em_ag_view(r, pl.nr, sizes));
+    if (pl.at == 0)
+        return;
+    int perm[EM_MAX_DIMS], o = 0; /* move B to position at */
+    for (int i = 0; i < pl.at; i++)
+        perm[o++] = pl.nb + i;
+    for (int i = 0; i < pl.nb; i++)
+        perm[o++] = i;
+    for (int i = pl.at; i < pl.nrest; i++)
+        perm[o++] = pl.nb + i;
+    r = push(L, em_ag_permute(r, perm));
+    push(L, em_ag_contiguous(r));
 }
 
 int emL_tensor_index(lua_State *L)
@@ -262,7 +467,12 @@ int emL_tensor_index(lua_State *L)
     }
     if (ty == LUA_TTABLE) {
         bool all_int;
-        em_tensor *v = push_table_view(L, t, 2, &all_int);
+        adv_key adv;
+        em_tensor *v = push_table_view(L, t, 2, &all_int, &adv);
+        if (adv.k > 0) {
+            push_advanced_read(L, v, &adv);
+            return 1;
+        }
         if (all_int && v->ndim == 0 && !wants_tensor_result(t))
             push_number_of(L, v);
         return 1;
@@ -320,6 +530,74 @@ static em_tensor *push_values(lua_State *L, em_tensor *v, int nd, const int64_t 
     return push(L, em_ag_contiguous(e));
 }
 
+/* x[{...}] = value with tensor entries. One index tensor: index_copy_ /
+ * index_fill_ along its dim of the basic view. Several: the advanced dims of the
+ * view, permuted to the front, are written through a mask over them; the value
+ * rows are put in the mask's row-major order (the last of repeated positions wins). */
+static void advanced_write(lua_State *L, em_tensor *v, const adv_key *a, int validx)
+{
+    em_scalar s;
+    em_tensor *vt;
+    bool scalar = value_scalar(L, validx, &s, &vt);
+    adv_plan pl;
+    adv_plan_make(L, v, a, &pl);
+    em_tensor *lin = push_linear_index(L, v, a, &pl);
+    if (a->k == 1) {
+        if (scalar) {
+            emL_check(L, em_ag_index_fill_(v, a->pos[0], lin, s, vt));
+            return;
+        }
+        em_tensor *vals = push_values(L, emL_totensor(L, validx), pl.nr, pl.r);
+        int64_t sizes[EM_MAX_DIMS]; /* B flattened in place */
+        int o = 0;
+        for (int i = 0; i < pl.at; i++)
+            sizes[o++] = pl.r[i];
+        sizes[o++] = pl.nbnumel;
+        for (int i = pl.at + pl.nb; i < pl.nr; i++)
+            sizes[o++] = pl.r[i];
+        em_tensor *rows = push(L, em_ag_view(vals, o, sizes));
+        emL_check(L, em_ag_index_copy_(v, a->pos[0], lin, rows));
+        return;
+    }
+    em_device dev = em_tensor_device(v);
+    em_tensor *p = push(L, em_ag_permute(v, pl.perm)); /* (advanced..., rest...) */
+    /* owner[i] = 1-based number of the index tuple written to position i, or 0 */
+    em_tensor *owner = push(L, em_full(1, pl.p, em_scalar_int(0), EM_INT64, dev));
+    em_tensor *tuples = push(L, em_arange(em_scalar_int(1), em_scalar_int(pl.nbnumel + 1), em_scalar_int(1),
+                                          EM_INT64, dev));
+    emL_check(L, em_scatter_(owner, 0, lin, tuples, em_scalar_int(0), EM_SCATTER_ASSIGN));
+    em_tensor *set = push(L, em_binary(EM_BIN_NE, em_arg_tensor(owner), em_arg_scalar(em_scalar_int(0)), NULL,
+                                       NULL));
+    int64_t adv_sizes[EM_MAX_DIMS];
+    for (int j = 0; j < a->k; j++)
+        adv_sizes[j] = v->sizes[a->pos[j]];
+    em_tensor *mask = push(L, em_reshape(set, a->k, adv_sizes));
+    em_tensor *m = push_expanded_mask(L, p, mask);
+    if (scalar) {
+        emL_check(L, em_ag_masked_fill_(p, m, s, vt));
+        return;
+    }
+    em_tensor *order = push(L, em_masked_select(owner, set)); /* tuple numbers, row-major */
+    em_tensor *vals = push_values(L, emL_totensor(L, validx), pl.nr, pl.r);
+    if (pl.at > 0) { /* B first */
+        int perm[EM_MAX_DIMS], o = 0;
+        for (int i = 0; i < pl.nb; i++)
+            perm[o++] = pl.at + i;
+        for (int i = 0; i < pl.at; i++)
+            perm[o++] = i;
+        for (int i = pl.at + pl.nb; i < pl.nr; i++)
+            perm[o++] = i;
+        vals = push(L, em_ag_permute(vals, perm));
+    }
+    int64_t sizes[EM_MAX_DIMS];
+    sizes[0] = pl.nbnumel;
+    for (int i = 0; i < pl.nrest; i++)
+        sizes[1 + i] = pl.p[1 + i];
+    em_tensor *rows = push(L, em_ag_reshape(vals, 1 + pl.nrest, sizes));
+    em_tensor *sel = push(L, em_ag_index_select(rows, 0, order)); /* (count, rest...) */
+    emL_check(L, em_ag_masked_scatter_(p, m, sel));
+}
+
 int emL_tensor_newindex(lua_State *L)
 {
     em_tensor *t = emL_checktensor(L, 1);
@@ -334,8 +612,12 @@ int emL_tensor_newindex(lua_State *L)
     }
     if (ty == LUA_TTABLE && !emL_totensor(L, 2)) {
         bool all_int;
-        em_tensor *v = push_table_view(L, t, 2, &all_int);
-        assign(L, v, 3);
+        adv_key adv;
+        em_tensor *v = push_table_view(L, t, 2, &all_int, &adv);
+        if (adv.k > 0)
+            advanced_write(L, v, &adv, 3);
+        else
+            assign(L, v, 3);
         return 0;
     }
     em_tensor *k = emL_totensor(L, 2);

@@ -452,7 +452,8 @@ static int l_topk(lua_State *L)
     return push_pair_out(L, "topk", em_ag_topk(x, k, dim, largest, &v, &i), &v, &i, out_opts, ov, oi);
 }
 
-/* unique(x, [opts {sorted=true, return_inverse=, return_counts=, dim=nil}]) -> values[, inverse][, counts] */
+/* unique(x, [opts {sorted=true, return_inverse=, return_counts=, dim=nil}]) -> values[, inverse][, counts]
+ * With dim: the distinct slices along dim, sorted lexicographically (always sorted). */
 static int l_unique(lua_State *L)
 {
     em_tensor *x = emL_checktensor(L, 1);
@@ -460,11 +461,18 @@ static int l_unique(lua_State *L)
     (void)emL_optbool(L, opts, "sorted", true);
     bool inv = emL_optbool(L, opts, "return_inverse", false);
     bool cnt = emL_optbool(L, opts, "return_counts", false);
-    if (emL_getopt(L, opts, "dim") != LUA_TNIL)
-        luaL_error(L, "unique: the dim option is not supported yet (unique over all elements only)");
+    int dim = -1;
+    if (emL_getopt(L, opts, "dim") != LUA_TNIL) {
+        if (x->ndim == 0)
+            luaL_error(L, "unique: dim given for a 0-d tensor (use unique without dim)");
+        dim = emL_dim_value(L, luaL_checkinteger(L, -1), x->ndim, "unique");
+    }
     lua_pop(L, 1);
     em_tensor *v = NULL, *i = NULL, *c = NULL;
-    emL_check(L, em_unique(x, &v, inv ? &i : NULL, cnt ? &c : NULL));
+    if (dim >= 0)
+        emL_check(L, em_unique_dim(x, dim, &v, inv ? &i : NULL, cnt ? &c : NULL));
+    else
+        emL_check(L, em_unique(x, &v, inv ? &i : NULL, cnt ? &c : NULL));
     emL_pushtensor(L, v);
     if (inv)
         emL_pushtensor(L, i);

@@ -2,6 +2,7 @@
 #include "copy.h"
 #include "dispatch.h"
 #include "error.h"
+#include "overlap.h"
 
 #include <string.h>
 
@@ -12,6 +13,8 @@ int em_copy_(em_tensor *dst, const em_tensor *src)
         if (em_tensor_device(dst).type != EM_DEV_CPU && em_tensor_device(src).type != EM_DEV_CPU)
             return em_error("copy_: cannot copy between two different accelerators");
     }
+    if (em_overlap_check_internal("copy_", dst) < 0 || em_overlap_check_input("copy_", dst, src) < 0)
+        return -1;
     em_device dev = em_tensor_device(dst).type != EM_DEV_CPU ? em_tensor_device(dst) : em_tensor_device(src);
     em_copy_kernel k = (em_copy_kernel)em_kernel_get(EM_K_COPY, dev, "copy_");
     if (!k)

@@ -24,6 +24,7 @@ typedef enum em_kernel_id {
     EM_K_SCAN,
     EM_K_SORT,
     EM_K_UNIQUE,
+    EM_K_UNIQUE_DIM,
     /* linear algebra */
     EM_K_GEMM,
     /* indexing */

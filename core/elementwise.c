@@ -6,6 +6,7 @@
 #include "dispatch.h"
 #include "error.h"
 #include "iter.h"
+#include "overlap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -245,11 +246,7 @@ static int check_out(const plan *pl, em_tensor *out, bool inplace, int nd, const
     if (!em_can_cast(pl->rdt, out->dtype))
         return em_error("%s: result type %s can't be cast to the desired output type %s", pl->name,
                         em_dtype_name(pl->rdt), em_dtype_name(out->dtype));
-    for (int d = 0; d < out->ndim; d++)
-        if (out->strides[d] == 0 && out->sizes[d] > 1)
-            return em_error("%s: the output has several elements in one memory location (an expanded tensor); "
-                            "clone it first", pl->name);
-    return 0;
+    return em_overlap_check_internal(pl->name, out);
 }
 
 /* Runs a resolved op: n operands in args (args[k].t NULL for numbers), the result
@@ -284,6 +281,9 @@ static em_tensor *run(const plan *pl, int n, const em_arg *args, const em_ew_par
             return em_error("%s: out is on another device than the inputs", pl->name), NULL;
         if (check_out(pl, out, inplace, nd, shape) < 0)
             return NULL;
+        for (int k = 0; k < n; k++)
+            if (args[k].t && em_overlap_check_input(pl->name, out, args[k].t) < 0)
+                return NULL;
     }
 
     em_kernel_id kid = pl->fam == FAM_UNARY ? EM_K_UNARY : pl->fam == FAM_BINARY ? EM_K_BINARY : EM_K_TERNARY;

@@ -755,3 +755,68 @@ int em_unique(em_tensor *x, em_tensor **values, em_tensor **inverse, em_tensor *
         *counts = cnt;
     return 0;
 }
+
+int em_unique_dim(em_tensor *x, int dim, em_tensor **values, em_tensor **inverse, em_tensor **counts)
+{
+    char buf[EM_SHAPE_BUF];
+    if (x->ndim == 0)
+        return em_error("unique: dim given for a 0-d tensor (use unique without dim)");
+    if (dim < 0 || dim >= x->ndim)
+        return em_error("unique: dimension %d out of range for a %d-d tensor", dim + 1, x->ndim);
+    int perm[EM_MAX_DIMS], back[EM_MAX_DIMS]; /* dim first, the others in order; and back */
+    int64_t sizes[EM_MAX_DIMS], m = 1;
+    perm[0] = dim;
+    for (int d = 0, o = 1; d < x->ndim; d++) {
+        if (d == dim)
+            continue;
+        if (x->sizes[d] == 0)
+            return em_error("unique: dimension %d has size 0 and is not the one selected (shape %s, dim %d)",
+                            d + 1, em_tensor_shape_str(x, buf, sizeof buf), dim + 1);
+        m *= x->sizes[d];
+        perm[o++] = d;
+    }
+    for (int d = 0; d < x->ndim; d++)
+        back[perm[d]] = d;
+    int64_t n = x->sizes[dim], rows[2] = { n, m };
+    em_tensor *xc = compute_input(x, -1);
+    em_tensor *p = xc ? em_permute(xc, perm) : NULL;
+    em_tensor *r = p ? em_reshape(p, 2, rows) : NULL; /* (n, m), a copy unless dim is the first */
+    em_tensor *rc_ = r ? em_contiguous(r) : NULL;
+    em_tensor_release(xc);
+    em_tensor_release(p);
+    em_tensor_release(r);
+    if (!rc_)
+        return -1;
+    em_tensor *v = NULL, *inv = NULL, *cnt = NULL;
+    em_unique_dim_kernel k =
+        (em_unique_dim_kernel)em_kernel_get(EM_K_UNIQUE_DIM, em_tensor_device(x), "unique");
+    int rc = k ? k(rc_, &v, inverse ? &inv : NULL, counts ? &cnt : NULL) : -1;
+    em_tensor_release(rc_);
+    if (rc == 0 && v->dtype != x->dtype)
+        rc = cast_in_place(&v, x->dtype);
+    if (rc == 0) { /* (u, m) -> x's shape with dim of size u */
+        sizes[0] = v->sizes[0];
+        for (int d = 1; d < x->ndim; d++)
+            sizes[d] = x->sizes[perm[d]];
+        em_tensor *s = em_reshape(v, x->ndim, sizes);
+        em_tensor *b = s ? em_permute(s, back) : NULL;
+        em_tensor *c = b ? em_contiguous(b) : NULL;
+        em_tensor_release(s);
+        em_tensor_release(b);
+        em_tensor_release(v);
+        v = c;
+        rc = c ? 0 : -1;
+    }
+    if (rc < 0) {
+        em_tensor_release(v);
+        em_tensor_release(inv);
+        em_tensor_release(cnt);
+        return -1;
+    }
+    *values = v;
+    if (inverse)
+        *inverse = inv;
+    if (counts)
+        *counts = cnt;
+    return 0;
+}

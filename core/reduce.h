@@ -123,5 +123,13 @@ int em_select_out(const char *op, int rc, em_tensor **values, em_tensor **indice
                   em_tensor *out_i);
 /* inverse (reshaped to x's shape) and counts may be NULL when not wanted. */
 int em_unique(em_tensor *x, em_tensor **values, em_tensor **inverse, em_tensor **counts);
+/* in: contiguous 2-D (n slices, m elements each). Outputs the distinct rows sorted
+ * lexicographically (u, m), and where asked for, the 1-based inverse (n) and the
+ * counts (u). */
+typedef int (*em_unique_dim_kernel)(const em_tensor *in, em_tensor **values, em_tensor **inverse,
+                                    em_tensor **counts);
+/* PyTorch's unique(x, dim): the distinct slices along dim (0-based), sorted
+ * lexicographically; values keep x's shape but for dim; inverse has dim's size. */
+int em_unique_dim(em_tensor *x, int dim, em_tensor **values, em_tensor **inverse, em_tensor **counts);
 
 #endif

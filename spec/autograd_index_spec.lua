@@ -274,6 +274,13 @@ describe('index autograd: Lua indexing reads', function()
     { key = 'x[row mask]', f = function(x) return x[L { true, false, true }:bool()] end, name = 'ViewBackward' },
     { key = 'x[longidx]', f = function(x) return x[L { 3, 1, 3 }] end, name = 'IndexSelectBackward', gg = true },
     { key = 'x[2-d longidx]', f = function(x) return x[L { { 3, 1 }, { 3, 3 } }] end, name = 'ViewBackward' },
+    { key = 'x[{idx1, idx2}]', f = function(x) return x[{ L { 3, 1, 3 }, L { 4, -1, 2 } }] end,
+      name = 'IndexSelectBackward', gg = true },
+    { key = 'x[{idx1, idx2}] broadcast', f = function(x) return x[{ L { { 1 }, { 3 } }, L { 2, 4, 2 } }] end,
+      name = 'ViewBackward' },
+    { key = 'x[{{2,3}, idx}]', f = function(x) return x[{ { 2, 3 }, L { 4, 4, 1 } }] end, name = 'ViewBackward' },
+    { key = 'x[{idx, 2}]', f = function(x) return x[{ L { 3, 1, 3 }, 2 }] end, name = 'ViewBackward' },
+    { key = 'x[{mask2d}]', f = function(x) return x[{ M }] end, name = 'IndexSelectBackward', gg = true },
   }
   for _, c in ipairs(reads) do
     it(c.key .. ' keeps the graph (gradcheck, contiguous and not)', function()
@@ -286,6 +293,13 @@ describe('index autograd: Lua indexing reads', function()
       assert.equal(c.name, c.f(x).grad_fn:name())
     end)
   end
+  it('x[{idx, {}, idx}] on a 3-d tensor (index dims apart go first) keeps the graph', function()
+    local function f(x) return x[{ L { 2, 1, 2 }, {}, L { { 4 }, { 1 } } }] end
+    assert(gradcheck(f, { leaf(rnd(2, 3, 4)) }))
+    assert(gradcheck(f, { leaf(H.noncontig(rnd(2, 3, 4))) }))
+    assert(gradgradcheck(f, { leaf(rnd(2, 3, 4)) }))
+    assert.same({ 2, 3, 3 }, { f(rnd(2, 3, 4)):size(1), f(rnd(2, 3, 4)):size(2), f(rnd(2, 3, 4)):size(3) })
+  end)
   it('x[i] of a 1-d tensor that requires grad is a 0-d tensor keeping the graph', function()
     local p = leaf(torch.tensor({ 2.0, -1.0 }, { dtype = 'float64' }))
     local e = p[1]
@@ -391,6 +405,32 @@ describe('index autograd: Lua assignment', function()
     end
     assert(gradcheck(f, { leaf(rnd(4)), leaf(rnd(1, 2)) }))
     assert(gradcheck(f, { leaf(H.noncontig(rnd(4))), leaf(H.noncontig(rnd(1, 2))) }))
+  end)
+  it('gradcheck of assignments with several index tensors (values and a 0-d fill)', function()
+    local function g(x, v, s)
+      local out = x * 1
+      out[{ L { 1, 3, 3 }, L { 2, 4, 4 } }] = v -- repeated position: the last value wins
+      local o3 = out:view(3, 2, 2)
+      o3[{ {}, L { { 1 }, { 2 } }, L { 1 } }] = s -- columns 1 and 3 of out
+      return out
+    end
+    assert(gradcheck(g, { leaf(X:clone()), leaf(rnd(3)), leaf(V0:clone()) }))
+    assert(gradcheck(g, { leaf(H.noncontig(X:clone())), leaf(H.noncontig(rnd(3))), leaf(V0:clone()) }))
+    local out = g(leaf(X:clone()), leaf(rnd(3)), V0)
+    assert.equal('CopySlices', out.grad_fn:name())
+    local v = leaf(rnd(3))
+    local o = g(X:clone(), v, V0)
+    o:sum():backward()
+    H.assert_close(v.grad, { 1, 0, 1 })
+  end)
+  it('gradcheck of a separated-index assignment into a fresh tensor', function()
+    local function f(a)
+      local out = torch.zeros(2, 3, 4, { dtype = 'float64' })
+      out[{ L { 2, 1 }, {}, L { 4, 1 } }] = a -- a: (2, 3)
+      return out
+    end
+    assert(gradcheck(f, { leaf(rnd(2, 3)) }))
+    assert(gradcheck(f, { leaf(H.noncontig(rnd(2, 3))) }))
   end)
   it('assignment into a leaf that requires grad errors (and works under no_grad)', function()
     local x = leaf(rnd(3, 2))

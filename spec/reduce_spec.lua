@@ -36,7 +36,7 @@ local function call(c, x)
   end
   if op == 'sort' then return x:sort(c.dims, { descending = c.descending, stable = true }) end
   if op == 'topk' then return x:topk(c.k, c.dims, { largest = c.largest }) end
-  if op == 'unique' then return x:unique({ return_inverse = true, return_counts = true }) end
+  if op == 'unique' then return x:unique({ dim = c.dims, return_inverse = true, return_counts = true }) end
   error('no call for ' .. op)
 end
 
@@ -234,7 +234,25 @@ describe('sorting', function()
     H.assert_close(cnt, { 1, 1, 2 })
     local only = torch.unique(torch.tensor { 2, 2 })
     H.assert_close(only, { 2 })
-    H.assert_error(function() torch.tensor({ 1 }):unique({ dim = 1 }) end, 'unique: the dim option is not supported')
+  end)
+  it('unique over a dim gives the distinct slices in lexicographic order', function()
+    local x = torch.tensor { { 1, 2, 1 }, { 0, 5, 0 }, { 1, 2, 1 } }
+    local u, inv, cnt = torch.unique(x, { dim = 1, return_inverse = true, return_counts = true })
+    H.assert_close(u, { { 0, 5, 0 }, { 1, 2, 1 } })
+    H.assert_close(inv, { 2, 1, 2 })
+    H.assert_close(cnt, { 1, 2 })
+    u, inv = x:unique({ dim = -1, return_inverse = true })
+    H.assert_close(u, { { 1, 2 }, { 0, 5 }, { 1, 2 } })
+    H.assert_close(inv, { 1, 2, 1 })
+    assert.equal('float32', torch.tensor({ { 1.5 }, { 1.5 } }, { dtype = 'float32' }):unique({ dim = 1 }).dtype)
+    local b = torch.tensor({ true, false, true }):unique({ dim = 1 })
+    H.assert_close(b, torch.tensor { false, true })
+    local e = torch.zeros(0, 3):unique({ dim = 1 })
+    assert.same({ 0, 3 }, { e:size(1), e:size(2) })
+    H.assert_error(function() torch.zeros(3, 0):unique({ dim = 1 }) end, 'unique: dimension 2 has size 0')
+    H.assert_error(function() torch.tensor(1):unique({ dim = 1 }) end, 'unique: dim given for a 0-d tensor')
+    H.assert_error(function() x:unique({ dim = 3 }) end, 'unique: dimension 3 out of range')
+    assert.is_false(torch.rand(2, 2):requires_grad_():unique({ dim = 1 }).requires_grad)
   end)
 end)
 

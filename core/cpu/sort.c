@@ -1,5 +1,6 @@
 /* CPU sort, topk and unique: a stable merge sort of positions keyed by value, one
- * line at a time (lines along the sorted dim, in parallel above a size threshold). */
+ * line at a time (lines along the sorted dim, in parallel above a size threshold);
+ * unique over a dim sorts whole slices (rows) lexicographically. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,8 +214,117 @@ fail:
     return -1;
 }
 
+/* ---- unique slices: rows of a contiguous (n, m) tensor ---- */
+/* -1, 0, 1 for a before, equal to, after b (NaN after every number, as in sort) */
+static int elem_cmp(em_dtype dt, const char *a, const char *b)
+{
+    if (em_dtype_is_float(dt)) {
+        double x = em_load_double(a, dt), y = em_load_double(b, dt);
+        if (isnan(x) || isnan(y))
+            return isnan(x) - isnan(y);
+        return (x > y) - (x < y);
+    }
+    int64_t x = em_load_int64(a, dt), y = em_load_int64(b, dt);
+    return (x > y) - (x < y);
+}
+
+typedef struct rows_ctx {
+    em_dtype dt;
+    const char *data;
+    int64_t m;  /* elements per row */
+    size_t es;
+} rows_ctx;
+
+/* lexicographic order of rows i and j */
+static int row_cmp(const rows_ctx *c, int64_t i, int64_t j)
+{
+    const char *a = c->data + i * c->m * (int64_t)c->es, *b = c->data + j * c->m * (int64_t)c->es;
+    for (int64_t k = 0; k < c->m; k++) {
+        int r = elem_cmp(c->dt, a + k * (int64_t)c->es, b + k * (int64_t)c->es);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static bool row_eq(const rows_ctx *c, int64_t i, int64_t j)
+{
+    const char *a = c->data + i * c->m * (int64_t)c->es, *b = c->data + j * c->m * (int64_t)c->es;
+    for (int64_t k = 0; k < c->m; k++)
+        if (!em_cpu_elem_eq(c->dt, a + k * (int64_t)c->es, b + k * (int64_t)c->es))
+            return false;
+    return true;
+}
+
+/* stable top-down merge sort of row numbers idx[lo, hi) using tmp */
+static void rows_msort(const rows_ctx *c, int64_t *idx, int64_t *tmp, int64_t lo, int64_t hi)
+{
+    if (hi - lo < 2)
+        return;
+    int64_t mid = lo + (hi - lo) / 2;
+    rows_msort(c, idx, tmp, lo, mid);
+    rows_msort(c, idx, tmp, mid, hi);
+    int64_t i = lo, j = mid;
+    for (int64_t o = lo; o < hi; o++)
+        tmp[o] = (j < hi && (i >= mid || row_cmp(c, idx[j], idx[i]) < 0)) ? idx[j++] : idx[i++];
+    memcpy(idx + lo, tmp + lo, (size_t)(hi - lo) * sizeof(int64_t));
+}
+
+static int cpu_unique_dim(const em_tensor *in, em_tensor **values, em_tensor **inverse, em_tensor **counts)
+{
+    int64_t n = in->sizes[0], len = n > 0 ? n : 1;
+    rows_ctx c = { in->dtype, em_tensor_data(in), in->sizes[1], em_dtype_size(in->dtype) };
+    int64_t *idx = malloc((size_t)len * 2 * sizeof(int64_t));
+    em_tensor *v = NULL, *inv = NULL, *cnt = NULL;
+    if (!idx) {
+        em_error("unique: out of memory for %lld slices", (long long)n);
+        goto fail;
+    }
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    rows_msort(&c, idx, idx + len, 0, n);
+    int64_t u = 0; /* number of distinct rows */
+    for (int64_t j = 0; j < n; j++)
+        if (j == 0 || !row_eq(&c, idx[j], idx[j - 1]))
+            u++;
+    int64_t vs[2] = { u, c.m };
+    v = em_tensor_empty(2, vs, c.dt, EM_CPU);
+    if (!v || (inverse && !(inv = em_tensor_empty(1, &n, EM_INT64, EM_CPU))) ||
+        (counts && !(cnt = em_tensor_empty(1, &u, EM_INT64, EM_CPU))))
+        goto fail;
+    char *vd = em_tensor_data(v);
+    int64_t row = c.m * (int64_t)c.es;
+    int64_t *id = inv ? em_tensor_data(inv) : NULL, *cd = cnt ? em_tensor_data(cnt) : NULL;
+    for (int64_t j = 0, g = -1; j < n; j++) {
+        if (j == 0 || !row_eq(&c, idx[j], idx[j - 1])) {
+            g++;
+            memcpy(vd + g * row, c.data + idx[j] * row, (size_t)row);
+            if (cd)
+                cd[g] = 0;
+        }
+        if (cd)
+            cd[g]++;
+        if (id)
+            id[idx[j]] = g + 1;
+    }
+    free(idx);
+    *values = v;
+    if (inverse)
+        *inverse = inv;
+    if (counts)
+        *counts = cnt;
+    return 0;
+fail:
+    free(idx);
+    em_tensor_release(v);
+    em_tensor_release(inv);
+    em_tensor_release(cnt);
+    return -1;
+}
+
 void em_cpu_register_sort(em_backend *be)
 {
     be->kernels[EM_K_SORT] = (em_kernel_fn)cpu_sort;
     be->kernels[EM_K_UNIQUE] = (em_kernel_fn)cpu_unique;
+    be->kernels[EM_K_UNIQUE_DIM] = (em_kernel_fn)cpu_unique_dim;
 }
