@@ -432,6 +432,7 @@ typedef struct fn_ctx {
     lua_State *main;
     int ctx_ref, backward_ref;
     em_node **box; /* ctx._node; cleared when the node dies */
+    char name[64];
     int n_results;
     int out_pos[];
 } fn_ctx;
@@ -543,25 +544,15 @@ static int l_record_function(lua_State *L)
         lua_pop(L, 1);
     }
     int n_save = save ? (int)luaL_len(L, save) : 0;
-    static char names[64][64];
-    static int n_names;
-    const char *node_name = NULL;
-    for (int i = 0; i < n_names && !node_name; i++)
-        if (strcmp(names[i], name) == 0)
-            node_name = names[i];
-    if (!node_name) {
-        /* node names must outlive the node; keep a small table of them */
-        int slot = n_names < 64 ? n_names++ : 63;
-        snprintf(names[slot], sizeof names[slot], "%s", name);
-        node_name = names[slot];
-    }
-    em_node *n = em_node_new(node_name, fn_backward, n_in, n_out > 0 ? n_out : 1, n_save,
+    em_node *n = em_node_new("", fn_backward, n_in, n_out > 0 ? n_out : 1, n_save,
                              sizeof(fn_ctx) + sizeof(int) * (size_t)(n_out + 1));
     if (!n) {
         free(pos);
         return emL_error(L);
     }
     fn_ctx *c = n->ctx;
+    snprintf(c->name, sizeof c->name, "%s", name); /* lives as long as the node */
+    n->name = c->name;
     c->main = main_thread(L);
     c->n_results = n_res;
     memcpy(c->out_pos, pos, sizeof(int) * (size_t)n_out);
