@@ -13,8 +13,8 @@ static int check_input(const char *name, const em_tensor *x, int nsp)
 {
     char b[EM_SHAPE_BUF];
     if (x->ndim != nsp + 1 && x->ndim != nsp + 2)
-        return em_error("%s: expected a %dd or %dd input (%s(N, )C, %s), got %s", name, nsp + 1, nsp + 2,
-                        "", nsp == 1 ? "L" : "H, W", em_tensor_shape_str(x, b, sizeof b));
+        return em_error("%s: expected a %dd or %dd input (C, %s) or (N, C, %s), got %s", name, nsp + 1, nsp + 2,
+                        nsp == 1 ? "L" : "H, W", nsp == 1 ? "L" : "H, W", em_tensor_shape_str(x, b, sizeof b));
     if (!em_dtype_is_float(x->dtype) || em_dtype_is_reduced(x->dtype))
         return em_error("%s: expected a float32 or float64 input, got %s", name, em_dtype_name(x->dtype));
     for (int d = x->ndim == nsp + 2 ? 1 : 0; d < x->ndim; d++)
