@@ -25,6 +25,7 @@ local function describe_case(c)
 end
 
 describe('nn.functional losses', function()
+  before_each(function() torch.set_grad_enabled(true) end) -- other specs (fuzz) may leave it off
   for k, c in ipairs(fx.cases) do
     for _, layout in ipairs { 'contiguous', 'non-contiguous' } do
       it(('%d %s, %s'):format(k, describe_case(c), layout), function()
@@ -94,6 +95,7 @@ describe('nn.functional losses', function()
 end)
 
 describe('nn.functional embedding', function()
+  before_each(function() torch.set_grad_enabled(true) end)
   it('looks up 1-based rows; the padding row gets no gradient', function()
     local w = torch.randn(6, 3, { requires_grad = true })
     local idx = torch.tensor { { 1, 2, 6 }, { 2, 2, 4 } }

@@ -28,6 +28,7 @@ local function run(c, x)
 end
 
 describe('nn.functional pooling', function()
+  before_each(function() torch.set_grad_enabled(true) end) -- other specs (fuzz) may leave it off
   for k, c in ipairs(fx.cases) do
     for _, layout in ipairs { 'contiguous', 'non-contiguous' } do
       it(('%d %s, %s'):format(k, describe_case(c), layout), function()
