@@ -39,6 +39,9 @@ typedef enum em_kernel_id {
     EM_K_NONZERO,
     /* random numbers */
     EM_K_RANDOM,
+    /* nn */
+    EM_K_POOL,          /* em_pool_kernel (core/pool.h) */
+    EM_K_NLL,           /* em_nll_kernel (core/loss.h) */
     /* room for later families (conv, pooling, optimizer steps, ...) */
     EM_K_COUNT = 64
 } em_kernel_id;

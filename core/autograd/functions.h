@@ -9,6 +9,8 @@
 #include "fn_elementwise.h"
 #include "fn_index.h"
 #include "fn_linalg.h"
+#include "fn_loss.h"
+#include "fn_pool.h"
 #include "fn_reduce.h"
 #include "fn_shape.h"
 #include "fn_view.h"

@@ -14,5 +14,7 @@ void em_cpu_register_blas(em_backend *be);
 void em_cpu_register_reduce(em_backend *be); /* reduce.c, scan.c, sort.c */
 void em_cpu_register_scan(em_backend *be);
 void em_cpu_register_sort(em_backend *be);
+void em_cpu_register_pool(em_backend *be);
+void em_cpu_register_loss(em_backend *be);
 
 #endif

@@ -1,0 +1,273 @@
+/* CPU pooling kernels: every tensor is contiguous planes (P, H, W); one plane per
+ * OpenMP iteration, so scatters within a plane never race. Max pooling takes the
+ * first maximum of a window and lets NaN win, as PyTorch does; indices are 1-based
+ * positions in the flattened input plane. */
+#include <math.h>
+#include <string.h>
+
+#include "../error.h"
+#include "../iter.h"
+#include "../pool.h"
+#include "cpu.h"
+#include "typed.h"
+
+/* Adaptive windows: [floor(o * in / out), ceil((o + 1) * in / out)). */
+static inline int64_t ad_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+static inline int64_t ad_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+typedef struct geo {
+    int64_t P, H, W, OH, OW;
+} geo;
+
+#define MAX_WINDOW(scalar_t, x, h0, h1, hstep, w0, w1, wstep, W, best, bi)  \
+    do {                                                                    \
+        for (int64_t ih = (h0); ih < (h1); ih += (hstep))                   \
+            for (int64_t iw = (w0); iw < (w1); iw += (wstep)) {             \
+                scalar_t v_ = (x)[ih * (W) + iw];                           \
+                if ((bi) < 0 || v_ > (best) || isnan(v_)) {                 \
+                    (best) = v_;                                            \
+                    (bi) = ih * (W) + iw;                                   \
+                    if (isnan(v_))                                          \
+                        goto done_;                                         \
+                }                                                           \
+            }                                                               \
+    done_:;                                                                 \
+    } while (0)
+
+/* first in-range tap of a dilated window starting at s (may be negative) */
+static inline int64_t first_tap(int64_t s, int64_t dil)
+{
+    return s >= 0 ? s : s + ((-s + dil - 1) / dil) * dil;
+}
+
+#define KERNEL_MAX(scalar_t)                                                                                  \
+    static void max_fwd_##scalar_t(geo g, const scalar_t *x, scalar_t *y, int64_t *ix, const em_pool_params *p) \
+    {                                                                                                         \
+        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1]; \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (g.P); pl++) {                                    \
+            const scalar_t *xp = x + pl * g.H * g.W;                                                          \
+            for (int64_t oh = 0; oh < g.OH; oh++)                                                             \
+                for (int64_t ow = 0; ow < g.OW; ow++) {                                                       \
+                    int64_t hs = oh * p->stride[0] - p->padding[0], ws = ow * p->stride[1] - p->padding[1];   \
+                    int64_t he = hs + (p->kernel[0] - 1) * p->dilation[0] + 1;                               \
+                    int64_t we = ws + (p->kernel[1] - 1) * p->dilation[1] + 1;                               \
+                    he = he < g.H ? he : g.H;                                                                 \
+                    we = we < g.W ? we : g.W;                                                                 \
+                    scalar_t best = -INFINITY;                                                                \
+                    int64_t bi = -1;                                                                          \
+                    MAX_WINDOW(scalar_t, xp, first_tap(hs, p->dilation[0]), he, p->dilation[0],             \
+                               first_tap(ws, p->dilation[1]), we, p->dilation[1], g.W, best, bi);            \
+                    int64_t o = pl * g.OH * g.OW + oh * g.OW + ow;                                            \
+                    y[o] = best;                                                                              \
+                    ix[o] = bi + 1;                                                                           \
+                }                                                                                             \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void amax_fwd_##scalar_t(geo g, const scalar_t *x, scalar_t *y, int64_t *ix)                       \
+    {                                                                                                         \
+        int64_t work_ = g.P * g.H * g.W; \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (g.P); pl++) {                                                                     \
+            const scalar_t *xp = x + pl * g.H * g.W;                                                          \
+            for (int64_t oh = 0; oh < g.OH; oh++)                                                             \
+                for (int64_t ow = 0; ow < g.OW; ow++) {                                                       \
+                    scalar_t best = -INFINITY;                                                                \
+                    int64_t bi = -1;                                                                          \
+                    MAX_WINDOW(scalar_t, xp, ad_start(oh, g.H, g.OH), ad_end(oh, g.H, g.OH), 1,               \
+                               ad_start(ow, g.W, g.OW), ad_end(ow, g.W, g.OW), 1, g.W, best, bi);             \
+                    int64_t o = pl * g.OH * g.OW + oh * g.OW + ow;                                            \
+                    y[o] = best;                                                                              \
+                    ix[o] = bi + 1;                                                                           \
+                }                                                                                             \
+        }                                                                                                     \
+    }
+
+/* The window of output (oh, ow) of average pooling clipped to the input, and
+ * its divisor (PyTorch's rules for padding, ceil_mode and the override). */
+static inline double avg_window(const em_pool_params *p, int64_t H, int64_t W, int64_t oh, int64_t ow, int64_t *h0,
+                                int64_t *h1, int64_t *w0, int64_t *w1)
+{
+    int64_t hs = oh * p->stride[0] - p->padding[0], ws = ow * p->stride[1] - p->padding[1];
+    int64_t he = hs + p->kernel[0], we = ws + p->kernel[1];
+    he = he < H + p->padding[0] ? he : H + p->padding[0];
+    we = we < W + p->padding[1] ? we : W + p->padding[1];
+    int64_t pool = (he - hs) * (we - ws);
+    hs = hs > 0 ? hs : 0;
+    ws = ws > 0 ? ws : 0;
+    he = he < H ? he : H;
+    we = we < W ? we : W;
+    *h0 = hs, *h1 = he, *w0 = ws, *w1 = we;
+    if (hs >= he || ws >= we)
+        return 0;
+    if (p->divisor > 0)
+        return (double)p->divisor;
+    return p->count_include_pad ? (double)pool : (double)((he - hs) * (we - ws));
+}
+
+#define KERNEL_AVG(scalar_t)                                                                                  \
+    static void avg_##scalar_t(geo g, const scalar_t *x, scalar_t *y, const em_pool_params *p, bool bwd)       \
+    {                                                                                                         \
+        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1]; \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (g.P); pl++) {                                    \
+            const scalar_t *gp = x + pl * (bwd ? g.OH * g.OW : g.H * g.W);                                    \
+            scalar_t *yp = y + pl * (bwd ? g.H * g.W : g.OH * g.OW);                                          \
+            if (bwd)                                                                                          \
+                memset(yp, 0, (size_t)(g.H * g.W) * sizeof(scalar_t));                                        \
+            for (int64_t oh = 0; oh < g.OH; oh++)                                                             \
+                for (int64_t ow = 0; ow < g.OW; ow++) {                                                       \
+                    int64_t h0, h1, w0, w1;                                                                   \
+                    double div = avg_window(p, g.H, g.W, oh, ow, &h0, &h1, &w0, &w1);                         \
+                    if (div == 0) {                                                                           \
+                        if (!bwd)                                                                             \
+                            yp[oh * g.OW + ow] = 0;                                                           \
+                        continue;                                                                             \
+                    }                                                                                         \
+                    if (bwd) {                                                                                \
+                        scalar_t v = (scalar_t)(gp[oh * g.OW + ow] / div);                                    \
+                        for (int64_t ih = h0; ih < h1; ih++)                                                  \
+                            for (int64_t iw = w0; iw < w1; iw++)                                              \
+                                yp[ih * g.W + iw] += v;                                                       \
+                    } else {                                                                                  \
+                        double s = 0;                                                                         \
+                        for (int64_t ih = h0; ih < h1; ih++)                                                  \
+                            for (int64_t iw = w0; iw < w1; iw++)                                              \
+                                s += gp[ih * g.W + iw];                                                       \
+                        yp[oh * g.OW + ow] = (scalar_t)(s / div);                                             \
+                    }                                                                                         \
+                }                                                                                             \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void aavg_##scalar_t(geo g, const scalar_t *x, scalar_t *y, bool bwd)                              \
+    {                                                                                                         \
+        int64_t work_ = g.P * g.H * g.W; \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (g.P); pl++) {                                                                     \
+            const scalar_t *gp = x + pl * (bwd ? g.OH * g.OW : g.H * g.W);                                    \
+            scalar_t *yp = y + pl * (bwd ? g.H * g.W : g.OH * g.OW);                                          \
+            if (bwd)                                                                                          \
+                memset(yp, 0, (size_t)(g.H * g.W) * sizeof(scalar_t));                                        \
+            for (int64_t oh = 0; oh < g.OH; oh++)                                                             \
+                for (int64_t ow = 0; ow < g.OW; ow++) {                                                       \
+                    int64_t h0 = ad_start(oh, g.H, g.OH), h1 = ad_end(oh, g.H, g.OH);                         \
+                    int64_t w0 = ad_start(ow, g.W, g.OW), w1 = ad_end(ow, g.W, g.OW);                         \
+                    double div = (double)((h1 - h0) * (w1 - w0));                                             \
+                    if (bwd) {                                                                                \
+                        scalar_t v = (scalar_t)(gp[oh * g.OW + ow] / div);                                    \
+                        for (int64_t ih = h0; ih < h1; ih++)                                                  \
+                            for (int64_t iw = w0; iw < w1; iw++)                                              \
+                                yp[ih * g.W + iw] += v;                                                       \
+                    } else {                                                                                  \
+                        double s = 0;                                                                         \
+                        for (int64_t ih = h0; ih < h1; ih++)                                                  \
+                            for (int64_t iw = w0; iw < w1; iw++)                                              \
+                                s += gp[ih * g.W + iw];                                                       \
+                        yp[oh * g.OW + ow] = (scalar_t)(s / div);                                             \
+                    }                                                                                         \
+                }                                                                                             \
+        }                                                                                                     \
+    }
+
+/* Scatter (n_in values per plane into n_out slots) and gather. */
+#define KERNEL_MOVE(scalar_t)                                                                                 \
+    static void scatter_##scalar_t(int64_t P, int64_t n_in, int64_t n_out, const scalar_t *x, const int64_t *ix, \
+                                   scalar_t *y, bool add)                                                     \
+    {                                                                                                         \
+        int64_t work_ = P * (n_in + n_out); \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (P); pl++) {                                                                    \
+            scalar_t *yp = y + pl * n_out;                                                                    \
+            const scalar_t *xp = x + pl * n_in;                                                               \
+            const int64_t *ip = ix + pl * n_in;                                                               \
+            memset(yp, 0, (size_t)n_out * sizeof(scalar_t));                                                  \
+            if (add)                                                                                          \
+                for (int64_t i = 0; i < n_in; i++)                                                            \
+                    yp[ip[i] - 1] += xp[i];                                                                   \
+            else                                                                                              \
+                for (int64_t i = 0; i < n_in; i++)                                                            \
+                    yp[ip[i] - 1] = xp[i];                                                                    \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void gather_##scalar_t(int64_t P, int64_t n_in, int64_t n_out, const scalar_t *x, const int64_t *ix, \
+                                  scalar_t *y)                                                                \
+    {                                                                                                         \
+        int64_t work_ = P * n_out; \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < (P); pl++) {                                                                             \
+            for (int64_t i = 0; i < n_out; i++)                                                               \
+                y[pl * n_out + i] = x[pl * n_in + ix[pl * n_out + i] - 1];                                    \
+        }                                                                                                     \
+    }
+
+KERNEL_MAX(float)
+KERNEL_MAX(double)
+KERNEL_AVG(float)
+KERNEL_AVG(double)
+KERNEL_MOVE(float)
+KERNEL_MOVE(double)
+
+static int cpu_pool(em_pool_op op, em_tensor *out, em_tensor *idx, const em_tensor *in, const em_pool_params *p)
+{
+    bool bwd = op == EM_POOL_AVG_BWD || op == EM_POOL_ADAPTIVE_AVG_BWD;
+    /* g: input planes H x W, output planes OH x OW (for backward ops `in` is the
+     * output's gradient and `out` the input's) */
+    const em_tensor *big = bwd ? out : in, *small = bwd ? in : out;
+    geo g = { in->sizes[0], big->sizes[1], big->sizes[2], small->sizes[1], small->sizes[2] };
+    int64_t n_in = in->sizes[1] * in->sizes[2], n_out = out->sizes[1] * out->sizes[2];
+    em_dtype dt = in->dtype;
+    if (dt != EM_FLOAT32 && dt != EM_FLOAT64)
+        return em_error("pool: unsupported dtype %s", em_dtype_name(dt));
+    int64_t *ix = idx ? em_tensor_data(idx) : NULL;
+    {
+        const void *x = em_tensor_data(in);
+        void *y = em_tensor_data(out);
+        switch (op) {
+        case EM_POOL_MAX_FWD:
+            if (dt == EM_FLOAT32)
+                max_fwd_float(g, (const float *)x, (float *)y, ix, p);
+            else
+                max_fwd_double(g, (const double *)x, (double *)y, ix, p);
+            break;
+        case EM_POOL_ADAPTIVE_MAX_FWD:
+            if (dt == EM_FLOAT32)
+                amax_fwd_float(g, (const float *)x, (float *)y, ix);
+            else
+                amax_fwd_double(g, (const double *)x, (double *)y, ix);
+            break;
+        case EM_POOL_AVG_FWD:
+        case EM_POOL_AVG_BWD:
+            if (dt == EM_FLOAT32)
+                avg_float(g, (const float *)x, (float *)y, p, bwd);
+            else
+                avg_double(g, (const double *)x, (double *)y, p, bwd);
+            break;
+        case EM_POOL_ADAPTIVE_AVG_FWD:
+        case EM_POOL_ADAPTIVE_AVG_BWD:
+            if (dt == EM_FLOAT32)
+                aavg_float(g, (const float *)x, (float *)y, bwd);
+            else
+                aavg_double(g, (const double *)x, (double *)y, bwd);
+            break;
+        case EM_POOL_SCATTER_ADD:
+        case EM_POOL_SCATTER:
+            if (dt == EM_FLOAT32)
+                scatter_float(g.P, n_in, n_out, (const float *)x, ix, (float *)y, op == EM_POOL_SCATTER_ADD);
+            else
+                scatter_double(g.P, n_in, n_out, (const double *)x, ix, (double *)y, op == EM_POOL_SCATTER_ADD);
+            break;
+        case EM_POOL_GATHER:
+            if (dt == EM_FLOAT32)
+                gather_float(g.P, n_in, n_out, (const float *)x, ix, (float *)y);
+            else
+                gather_double(g.P, n_in, n_out, (const double *)x, ix, (double *)y);
+            break;
+        }
+    }
+    return 0;
+}
+
+void em_cpu_register_pool(em_backend *be)
+{
+    be->kernels[EM_K_POOL] = (em_kernel_fn)cpu_pool;
+}
