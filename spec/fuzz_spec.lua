@@ -46,6 +46,7 @@ describe('fuzz', function()
         end
         for i = #args + 1, nargs + #args do args[i] = values[math.random(#values)] end
         local ok, err = pcall(f, table.unpack(args, 1, math.max(nargs, #args)))
+        torch.set_grad_enabled(true) -- set_grad_enabled(false) may have been fuzzed
         calls = calls + 1
         if not ok then
           errors = errors + 1
