@@ -683,7 +683,7 @@ function nn._args(what, names, defaults, ...)
   local res = {}
   local opts
   local last = n > 0 and select(n, ...) or nil
-  if type(last) == 'table' and not torch.isTensor(last) and not is_module(last) and getmetatable(last) == nil then
+  if type(last) == 'table' and not torch.isTensor(last) and not is_module(last) and getmetatable(last) == nil and rawlen(last) == 0 then
     opts, n = last, n - 1
   end
   if n > #names then

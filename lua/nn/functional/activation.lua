@@ -20,7 +20,7 @@ local function args(what, names, defaults, ...)
   local n = select('#', ...)
   local res, opts = {}, nil
   local last = n > 0 and select(n, ...) or nil
-  if type(last) == 'table' and not torch.isTensor(last) then opts, n = last, n - 1 end
+  if type(last) == 'table' and not torch.isTensor(last) and rawlen(last) == 0 then opts, n = last, n - 1 end
   if n > #names then error(('%s: expected at most %d arguments after the input, got %d'):format(what, #names, n), 3) end
   for i = 1, n do res[names[i]] = select(i, ...) end
   if opts then
