@@ -39,6 +39,10 @@ typedef enum em_kernel_id {
     EM_K_NONZERO,
     /* random numbers */
     EM_K_RANDOM,
+    /* convolution (core/conv.h) */
+    EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
+    EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */
+    EM_K_CONV_BWD_WEIGHT, /* em_conv_bwd_weight_kernel */
     /* room for later families (conv, pooling, optimizer steps, ...) */
     EM_K_COUNT = 64
 } em_kernel_id;

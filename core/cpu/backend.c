@@ -17,4 +17,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_reduce(be);
     em_cpu_register_scan(be);
     em_cpu_register_sort(be);
+    em_cpu_register_conv(be);
 }
