@@ -13,6 +13,7 @@
  * caching allocator, so repeated calls reuse the same memory. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -60,6 +61,8 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     if (!p->parallel)
         p->nt = 1;
     int64_t bytes = p->parallel ? CONV_TILE_BYTES : CONV_TILE_BYTES_SERIAL;
+    if (getenv("EMBER_CONV_TILE_KB"))
+        bytes = atoll(getenv("EMBER_CONV_TILE_KB")) * 1024;
     int64_t tw = bytes / (p->r * (int64_t)p->es > 0 ? p->r * (int64_t)p->es : 1);
     if (tw < 128)
         tw = 128;
@@ -307,6 +310,43 @@ static void bwd_input_sample(const conv_plan *p, int64_t n, const void *gout, co
     }
 }
 
+/* With stride 1 the input-gradient is itself a convolution: of gout with the weight
+ * flipped in space and transposed per group, padded by span - 1 - pad. That runs the
+ * forward's GEMM shape (Cg rows of output against Og*K) with no col2vol scatter.
+ * Returns 1 when it applied, 0 when the geometry does not fit, -1 on error. */
+static int bwd_input_as_forward(const conv_plan *p, const void *gout, const void *w, void *gin)
+{
+    const em_conv_geom *g = p->g;
+    em_conv_geom t = *g;
+    for (int i = 0; i < 3; i++) {
+        int64_t span = g->dil[i] * (g->k[i] - 1) + 1;
+        if (g->stride[i] != 1 || g->pad[i] > span - 1 || g->out[i] + span - 1 - g->pad[i] - g->pad[i] != g->in[i])
+            return 0; /* asymmetric ('same' with an even kernel) or strided */
+        t.in[i] = g->out[i], t.out[i] = g->in[i], t.pad[i] = span - 1 - g->pad[i];
+    }
+    t.c_in = g->c_out, t.c_out = g->c_in;
+    size_t nbytes = (size_t)(g->c_out * p->r) * p->es;
+    char *wt = em_alloc_cpu(nbytes ? nbytes : 1);
+    if (!wt)
+        return -1;
+    /* wt[gi*cg + c][o][flipped q] = w[gi*og + o][c][q] */
+    int64_t kk = p->kk;
+    for (int64_t gi = 0; gi < g->groups; gi++)
+        for (int64_t o = 0; o < p->og; o++)
+            for (int64_t c = 0; c < p->cg; c++) {
+                int64_t src = ((gi * p->og + o) * p->cg + c) * kk, dst = ((gi * p->cg + c) * p->og + o) * kk;
+                for (int64_t q = 0; q < kk; q++) {
+                    if (p->es == sizeof(float))
+                        ((float *)wt)[dst + kk - 1 - q] = ((const float *)w)[src + q];
+                    else
+                        ((double *)wt)[dst + kk - 1 - q] = ((const double *)w)[src + q];
+                }
+            }
+    int rc = cpu_conv_fwd(&t, gout, wt, NULL, gin);
+    em_free_cpu(wt, nbytes ? nbytes : 1);
+    return rc < 0 ? -1 : 1;
+}
+
 static int cpu_conv_bwd_input(const em_conv_geom *g, const void *gout, const void *w, void *gin)
 {
     conv_plan p;
@@ -320,6 +360,11 @@ static int cpu_conv_bwd_input(const em_conv_geom *g, const void *gout, const voi
     }
     if (plan_check(&p, "conv") < 0)
         return -1;
+    if (!p.pointwise) {
+        int done = bwd_input_as_forward(&p, gout, w, gin);
+        if (done != 0)
+            return done < 0 ? -1 : 0;
+    }
     size_t nbytes;
     char *cols = cols_alloc(&p, &nbytes);
     if (nbytes && !cols)
