@@ -87,6 +87,53 @@ describe('conv fixtures', function()
   end)
 end)
 
+-- A reference built from matrix products of shifted views of a zero-padded input.
+local function conv2d_ref(x, w, pad)
+  local n, c, h, wd = x:size(1), x:size(2), x:size(3), x:size(4)
+  local o, kh, kw = w:size(1), w:size(3), w:size(4)
+  local xp = torch.zeros(n, c, h + 2 * pad, wd + 2 * pad, { dtype = x.dtype })
+  xp:narrow(3, pad + 1, h):narrow(4, pad + 1, wd):copy_(x)
+  local oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+  local y = torch.zeros(n, o, oh * ow, { dtype = x.dtype })
+  for i = 1, kh do
+    for j = 1, kw do
+      local xs = xp:narrow(3, i, oh):narrow(4, j, ow):contiguous():view(n, c, oh * ow)
+      y = y + torch.matmul(w:select(4, j):select(3, i):contiguous(), xs)
+    end
+  end
+  return y:view(n, o, oh, ow)
+end
+
+describe('conv on larger images (several column tiles per image)', function()
+  it('forward and gradients agree with matrix products of shifted views', function()
+    torch.manual_seed(3)
+    for _, nb in ipairs { 1, 3 } do
+      local x = torch.randn(nb, 8, 70, 66, { dtype = 'float64' }):requires_grad_()
+      local w = (torch.randn(4, 8, 3, 3, { dtype = 'float64' }) * 0.3):requires_grad_()
+      local y = torch.conv2d(x, w, nil, { padding = 1 })
+      local xr, wr = x:detach():requires_grad_(), w:detach():requires_grad_()
+      local yr = conv2d_ref(xr, wr, 1)
+      H.assert_close(y, yr, { rtol = 1e-9, atol = 1e-9 })
+      local g = torch.randn(y:size(), { dtype = 'float64' })
+      y:backward(g)
+      yr:backward(g)
+      H.assert_close(x.grad, xr.grad, { rtol = 1e-9, atol = 1e-9 })
+      H.assert_close(w.grad, wr.grad, { rtol = 1e-9, atol = 1e-9 })
+      -- strided: the input-gradient goes through col2vol
+      x.grad, w.grad = nil, nil
+      local x2, w2 = x:detach():requires_grad_(), w:detach():requires_grad_()
+      local ys = torch.conv2d(x, w, nil, { padding = 1, stride = 2 })
+      local yrs = conv2d_ref(x2, w2, 1):as_strided({ nb, 4, 35, 33 }, { 4 * 70 * 66, 70 * 66, 2 * 66, 2 }, 0)
+      H.assert_close(ys, yrs, { rtol = 1e-9, atol = 1e-9 })
+      local gs = torch.randn(ys:size(), { dtype = 'float64' })
+      ys:backward(gs)
+      yrs:backward(gs)
+      H.assert_close(x.grad, x2.grad, { rtol = 1e-9, atol = 1e-9 })
+      H.assert_close(w.grad, w2.grad, { rtol = 1e-9, atol = 1e-9 })
+    end
+  end)
+end)
+
 describe('conv gradcheck (float64)', function()
   local gradcheck = torch.autograd.gradcheck
   local function d(...) return torch.randn(...):double():requires_grad_() end

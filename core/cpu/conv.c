@@ -13,7 +13,6 @@
  * caching allocator, so repeated calls reuse the same memory. */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -61,8 +60,6 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     if (!p->parallel)
         p->nt = 1;
     int64_t bytes = p->parallel ? CONV_TILE_BYTES : CONV_TILE_BYTES_SERIAL;
-    if (getenv("EMBER_CONV_TILE_KB"))
-        bytes = atoll(getenv("EMBER_CONV_TILE_KB")) * 1024;
     int64_t tw = bytes / (p->r * (int64_t)p->es > 0 ? p->r * (int64_t)p->es : 1);
     if (tw < 128)
         tw = 128;
