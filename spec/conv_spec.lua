@@ -134,6 +134,28 @@ describe('conv on larger images (several column tiles per image)', function()
   end)
 end)
 
+describe('conv float32 fast path (multiples of 8 output channels per group)', function()
+  it('agrees with the float64 computation, with partial column strips and several tiles', function()
+    torch.manual_seed(5)
+    for _, c in ipairs { { 2, 64, 37, 41, 16, 2, 1 }, { 1, 8, 9, 7, 8, 1, 0 }, { 3, 16, 20, 19, 24, 1, 2 } } do
+      local x64 = torch.randn(c[1], c[2], c[3], c[4], { dtype = 'float64' })
+      local w64 = torch.randn(c[5], c[2] // c[6], 3, 3, { dtype = 'float64' }) * 0.2
+      local b64 = torch.randn(c[5], { dtype = 'float64' })
+      local opts = { groups = c[6], padding = c[7] }
+      local x, w, b = x64:float():requires_grad_(), w64:float():requires_grad_(), b64:float():requires_grad_()
+      local xd, wd, bd = x64:requires_grad_(), w64:requires_grad_(), b64:requires_grad_()
+      local y, yd = torch.conv2d(x, w, b, opts), torch.conv2d(xd, wd, bd, opts)
+      H.assert_close(y, yd:float(), TOL)
+      local g = torch.randn(yd:size(), { dtype = 'float64' })
+      y:backward(g:float())
+      yd:backward(g)
+      H.assert_close(x.grad, xd.grad:float(), TOL)
+      H.assert_close(w.grad, wd.grad:float(), { rtol = 1e-4, atol = 1e-4 })
+      H.assert_close(b.grad, bd.grad:float(), { rtol = 1e-4, atol = 1e-4 })
+    end
+  end)
+end)
+
 describe('conv gradcheck (float64)', function()
   local gradcheck = torch.autograd.gradcheck
   local function d(...) return torch.randn(...):double():requires_grad_() end

@@ -13,6 +13,7 @@
  * caching allocator, so repeated calls reuse the same memory. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -33,9 +34,18 @@ typedef struct conv_plan {
     int64_t tw;      /* columns per tile */
     bool pointwise;  /* 1x1 kernel, stride 1, no padding: no columns needed */
     bool parallel;   /* one sample per thread */
+    bool packed;     /* float32 forward through the AVX-512 micro-kernel */
+    const float *wpack; /* packed weight (packed and direct forward) */
+    bool direct;     /* float32, stride 1: the micro-kernel reads a zero-padded copy of the input */
+    int64_t pdim[3], pvol; /* direct: padded image dims and their product */
+    int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
+    int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
     int nt;          /* threads */
     size_t es;
 } conv_plan;
+
+#define CONV_MR 8  /* packed micro-kernel: output channels ... */
+#define CONV_NR 48 /* ... by output positions (3 AVX-512 vectors) */
 
 /* Tiles of about this many bytes stay in L2 next to the GEMM's packed panels. */
 #define CONV_TILE_BYTES (384 * 1024)
@@ -67,6 +77,10 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     if (tw * 3 / 2 >= p->os) /* one tile, rather than a sliver at the end */
         tw = p->os;
     p->tw = tw > 0 ? tw : 1;
+    p->packed = false;
+    p->wpack = NULL;
+    p->direct = false;
+    p->off = NULL;
 }
 
 static bool fits_int(int64_t v)
@@ -85,17 +99,18 @@ static int plan_check(const conv_plan *p, const char *op)
 /* ---- vol2col / col2vol over the column range [j0, j0 + tw) ----
  * src is one sample's group of channels (cg, in0, in1, in2); dst is (r, tw). */
 
-#define DEFINE_VOL2COL(T, SUF)                                                                                    \
-    static void vol2col_##SUF(const conv_plan *p, const T *src, int64_t j0, int64_t tw, T *dst)                   \
+#define CONV_NOATTR
+#define DEFINE_VOL2COL_ROW(T, SUF, ATTR)                                                                                  \
+    /* row r of the columns tile into d (tw elements) */                                                          \
+    ATTR static void vol2col_row_##SUF(const conv_plan *p, const T *src, int64_t r, int64_t j0, int64_t tw, T *d) \
     {                                                                                                             \
         const em_conv_geom *g = p->g;                                                                             \
         const int64_t o1 = g->out[1], o2 = g->out[2], i0 = g->in[0], i1 = g->in[1], i2 = g->in[2];                \
         const int64_t s2 = g->stride[2];                                                                          \
-        for (int64_t r = 0; r < p->r; r++) {                                                                      \
+        {                                                                                                         \
             int64_t c = r / p->kk, q = r % p->kk;                                                                 \
             int64_t kd = q / (g->k[1] * g->k[2]), kh = q / g->k[2] % g->k[1], kw = q % g->k[2];                   \
             const T *s = src + c * p->is;                                                                         \
-            T *d = dst + r * tw;                                                                                  \
             int64_t j = j0, end = j0 + tw;                                                                        \
             int64_t od = j / (o1 * o2), oh = j / o2 % o1, ow = j % o2;                                            \
             while (j < end) {                                                                                     \
@@ -112,10 +127,8 @@ static int plan_check(const conv_plan *p, const char *op)
                         for (; t < seg && iw + t < 0; t++)                                                        \
                             d[t] = 0;                                                                             \
                         int64_t hi = i2 - iw < seg ? i2 - iw : seg;                                               \
-                        if (hi > t) {                                                                             \
-                            memcpy(d + t, row + iw + t, (size_t)(hi - t) * sizeof(T));                            \
-                            t = hi;                                                                               \
-                        }                                                                                         \
+                        for (; t < hi; t++) /* short runs: a loop beats a call */                                 \
+                            d[t] = row[iw + t];                                                                   \
                         for (; t < seg; t++)                                                                      \
                             d[t] = 0;                                                                             \
                     } else {                                                                                      \
@@ -128,6 +141,14 @@ static int plan_check(const conv_plan *p, const char *op)
                     oh = 0, od++;                                                                                 \
             }                                                                                                     \
         }                                                                                                         \
+    }
+
+#define DEFINE_VOL2COL(T, SUF)                                                                            \
+    DEFINE_VOL2COL_ROW(T, SUF, CONV_NOATTR)                                                               \
+    static void vol2col_##SUF(const conv_plan *p, const T *src, int64_t j0, int64_t tw, T *dst)                   \
+    {                                                                                                             \
+        for (int64_t r = 0; r < p->r; r++)                                                                        \
+            vol2col_row_##SUF(p, src, r, j0, tw, dst + r * tw);                                                   \
     }                                                                                                             \
     static void col2vol_##SUF(const conv_plan *p, const T *src, int64_t j0, int64_t tw, T *dst)                   \
     {                                                                                                             \
@@ -209,14 +230,298 @@ static char *at_mut(void *base, int64_t elems, size_t es)
     return (char *)base + elems * (int64_t)es;
 }
 
-/* Scratch: nt column tiles of r x tw elements. NULL with an error on failure. */
+/* Elements of one thread's columns scratch: the tile, and for the packed layout whole
+ * strips plus a row buffer. */
+static int64_t cols_elems(const conv_plan *p)
+{
+    if (p->packed) {
+        int64_t w = (p->tw + CONV_NR - 1) / CONV_NR * CONV_NR;
+        return w * (p->r + 1);
+    }
+    return p->r * p->tw;
+}
+
+/* Scratch: nt column tiles. NULL with an error on failure. */
 static char *cols_alloc(const conv_plan *p, size_t *nbytes)
 {
-    *nbytes = p->pointwise ? 0 : (size_t)(p->nt * p->r * p->tw) * p->es;
+    *nbytes = p->pointwise ? 0 : (size_t)(p->nt * cols_elems(p)) * p->es;
     if (*nbytes == 0)
         return NULL;
     return em_alloc_cpu(*nbytes);
 }
+
+/* ---- float32 with AVX-512: own GEMM on packed operands ----
+ * OpenBLAS reaches about half the machine's peak on these thin products (64 rows)
+ * and packs the columns tile a second time. Here vol2col writes the tile directly in
+ * the layout the micro-kernel streams: strips of NR columns, each (R, NR) row-major;
+ * the weight is packed once per call as blocks of MR output channels, (R, MR). The
+ * micro-kernel keeps an MR x NR block of the output in 24 registers. */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CONV_HAVE_AVX512 1
+
+/* the row builder again, vectorised for AVX-512 (inlined into vol2col_packed) */
+#define CONV_AVX512_ATTR __attribute__((target("avx512f"), optimize("tree-vectorize")))
+DEFINE_VOL2COL_ROW(float, f32v, CONV_AVX512_ATTR)
+
+static bool cpu_has_avx512(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return known == 1;
+}
+
+/* c (MR rows, ldc apart; ncols <= NR of them) = a (R, MR) @ b (R, NR) [+ bias (MR), when given] */
+__attribute__((target("avx512f"))) static void ukernel_8x48(int64_t R, const float *a, const float *b, float *c,
+                                                           int64_t ldc, int64_t ncols, const float *bias)
+{
+#define INIT(i) __m512 c##i##0 = _mm512_set1_ps(bias ? bias[i] : 0.0f), c##i##1 = c##i##0, c##i##2 = c##i##0;
+    INIT(0) INIT(1) INIT(2) INIT(3) INIT(4) INIT(5) INIT(6) INIT(7)
+#undef INIT
+    for (int64_t k = 0; k < R; k++, a += CONV_MR, b += CONV_NR) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
+#define ROW(i)                                                                                                    \
+    {                                                                                                             \
+        __m512 ai = _mm512_set1_ps(a[i]);                                                                         \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                                               \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                                               \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                                               \
+    }
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    }
+    if (ncols == CONV_NR) {
+#define STORE(i)                                                                                                  \
+    _mm512_storeu_ps(c + i * ldc, c##i##0);                                                                       \
+    _mm512_storeu_ps(c + i * ldc + 16, c##i##1);                                                                  \
+    _mm512_storeu_ps(c + i * ldc + 32, c##i##2);
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+    } else {
+        int64_t n0 = ncols < 16 ? ncols : 16, n1 = ncols - 16 < 0 ? 0 : (ncols - 16 < 16 ? ncols - 16 : 16);
+        int64_t n2 = ncols - 32 < 0 ? 0 : ncols - 32;
+        __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1), m2 = (__mmask16)((1u << n2) - 1);
+#define STORE(i)                                                                                                  \
+    _mm512_mask_storeu_ps(c + i * ldc, m0, c##i##0);                                                              \
+    _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c##i##1);                                                         \
+    _mm512_mask_storeu_ps(c + i * ldc + 32, m2, c##i##2);
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+    }
+}
+#else
+static bool cpu_has_avx512(void)
+{
+    return false;
+}
+#endif
+
+/* Whether the forward of this plan takes the packed path. */
+static bool plan_packed(const conv_plan *p)
+{
+    if (getenv("EMBER_CONV_NOPACK"))
+        return false;
+    return p->g->dtype == EM_FLOAT32 && !p->pointwise && p->og % CONV_MR == 0 && p->r <= 4096 && cpu_has_avx512();
+}
+
+/* The weight of every group as blocks of MR output channels: (c_out / MR, R, MR). */
+static void pack_weight(const conv_plan *p, const float *w, float *wp)
+{
+    int64_t blocks = p->g->c_out / CONV_MR;
+    for (int64_t b = 0; b < blocks; b++)
+        for (int64_t k = 0; k < p->r; k++)
+            for (int64_t i = 0; i < CONV_MR; i++)
+                wp[(b * p->r + k) * CONV_MR + i] = w[(b * CONV_MR + i) * p->r + k];
+}
+
+#ifdef CONV_HAVE_AVX512
+/* y (og rows, os apart) [:, j0 .. j0 + tw) = wp of the group @ packed columns [+ bias (og)] */
+static void gemm_packed(const conv_plan *p, const float *wp, const float *cols, int64_t tw, float *y,
+                        const float *bias)
+{
+    int64_t strips = (tw + CONV_NR - 1) / CONV_NR;
+    for (int64_t b = 0; b < p->og / CONV_MR; b++)
+        for (int64_t s = 0; s < strips; s++) {
+            int64_t nc = tw - s * CONV_NR < CONV_NR ? tw - s * CONV_NR : CONV_NR;
+            ukernel_8x48(p->r, wp + b * p->r * CONV_MR, cols + s * p->r * CONV_NR, y + b * CONV_MR * p->os + s * CONV_NR,
+                         p->os, nc, bias ? bias + b * CONV_MR : NULL);
+        }
+}
+
+/* 48 floats, as three unaligned vectors (a libc call costs more than the copy) */
+__attribute__((target("avx512f"))) static void copy48(float *d, const float *s)
+{
+    _mm512_storeu_ps(d, _mm512_loadu_ps(s));
+    _mm512_storeu_ps(d + 16, _mm512_loadu_ps(s + 16));
+    _mm512_storeu_ps(d + 32, _mm512_loadu_ps(s + 32));
+}
+
+/* The columns tile [j0, j0 + tw) as strips of NR columns, (R, NR) each; zeros past tw. */
+__attribute__((target("avx512f"), optimize("tree-vectorize"))) static void
+vol2col_packed(const conv_plan *p, const float *src, int64_t j0, int64_t tw, float *dst, float *row)
+{
+    int64_t strips = (tw + CONV_NR - 1) / CONV_NR;
+    for (int64_t r = 0; r < p->r; r++) {
+        vol2col_row_f32v(p, src, r, j0, tw, row);
+        for (int64_t t = tw; t < strips * CONV_NR; t++)
+            row[t] = 0;
+        for (int64_t s = 0; s < strips; s++)
+            copy48(dst + (s * p->r + r) * CONV_NR, row + s * CONV_NR);
+    }
+}
+/* ---- float32, stride 1: direct convolution on a zero-padded image ----
+ * With stride 1, element (c, kd, kh, kw) x (output position) of the columns matrix is
+ * the padded image at (c, od + kd*dd, oh + kh*dh, ow + kw*dw). Numbering output
+ * positions on the padded grid (j = (od*Hp + oh)*Wp + ow, some of them unused) makes
+ * each row of the columns matrix a contiguous run of the padded image starting at
+ * off[r]: the micro-kernel loads its B vectors straight from there, no columns are
+ * built, and the window one strip reads (Cg channels x a few rows) stays in cache.
+ * Results for unused grid positions are dropped when the tile is stored. */
+
+/* ct (MR x NR, row-major) = a (R, MR) @ rows of the padded image at xb + off[k] [+ bias] */
+__attribute__((target("avx512f"))) static void ukernel_direct_8x48(int64_t R, const float *a, const float *xb,
+                                                                  const int64_t *off, float *ct, const float *bias)
+{
+#define INIT(i) __m512 c##i##0 = _mm512_set1_ps(bias ? bias[i] : 0.0f), c##i##1 = c##i##0, c##i##2 = c##i##0;
+    INIT(0) INIT(1) INIT(2) INIT(3) INIT(4) INIT(5) INIT(6) INIT(7)
+#undef INIT
+    for (int64_t k = 0; k < R; k++, a += CONV_MR) {
+        const float *b = xb + off[k];
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
+#define ROW(i)                                                                                                    \
+    {                                                                                                             \
+        __m512 ai = _mm512_set1_ps(a[i]);                                                                         \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                                               \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                                               \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                                               \
+    }
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    }
+#define STORE(i)                                                                                                  \
+    _mm512_storeu_ps(ct + i * CONV_NR, c##i##0);                                                                  \
+    _mm512_storeu_ps(ct + i * CONV_NR + 16, c##i##1);                                                             \
+    _mm512_storeu_ps(ct + i * CONV_NR + 32, c##i##2);
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+}
+
+/* Whether the forward of this plan can run direct; fills the padded geometry. */
+static bool plan_direct(conv_plan *p)
+{
+    const em_conv_geom *g = p->g;
+    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || !cpu_has_avx512())
+        return false;
+    for (int i = 0; i < 3; i++) {
+        if (g->stride[i] != 1)
+            return false;
+        p->pdim[i] = g->out[i] + g->dil[i] * (g->k[i] - 1);
+        if (p->pdim[i] < g->in[i] + g->pad[i]) /* stride 1 covers the whole input */
+            return false;
+    }
+    p->pvol = p->pdim[0] * p->pdim[1] * p->pdim[2];
+    p->wide = ((g->out[0] - 1) * p->pdim[1] + g->out[1] - 1) * p->pdim[2] + g->out[2];
+    return p->pvol <= INT32_MAX / 2 && p->cg * p->pvol <= INT32_MAX / 2;
+}
+
+/* Floats of one thread's padded image, with slack for the last strip's unused tail. */
+static int64_t direct_elems(const conv_plan *p)
+{
+    return p->cg * p->pvol + 2 * CONV_NR;
+}
+
+/* The interior of xp (cg, Dp, Hp, Wp) <- the sample's group x (cg, in...); borders stay 0. */
+static void direct_fill(const conv_plan *p, const float *x, float *xp)
+{
+    const em_conv_geom *g = p->g;
+    int64_t Hp = p->pdim[1], Wp = p->pdim[2];
+    for (int64_t c = 0; c < p->cg; c++)
+        for (int64_t d = 0; d < g->in[0]; d++)
+            for (int64_t h = 0; h < g->in[1]; h++)
+                memcpy(xp + c * p->pvol + ((d + g->pad[0]) * Hp + h + g->pad[1]) * Wp + g->pad[2],
+                       x + c * p->is + (d * g->in[1] + h) * g->in[2], (size_t)g->in[2] * sizeof(float));
+}
+
+static void direct_group(const conv_plan *p, const float *xp, const float *wp, const float *bias, float *y)
+{
+    const em_conv_geom *g = p->g;
+    int64_t Hp = p->pdim[1], Wp = p->pdim[2];
+    float ct[CONV_MR * CONV_NR];
+    int64_t run_t[CONV_NR], run_pos[CONV_NR], run_len[CONV_NR];
+    for (int64_t j0 = 0; j0 < p->wide; j0 += CONV_NR) {
+        /* the strip's grid positions that are outputs, as runs contiguous in y */
+        int nruns = 0;
+        for (int64_t t = 0; t < CONV_NR; t++) {
+            int64_t j = j0 + t, ow = j % Wp, q = j / Wp, oh = q % Hp, od = q / Hp;
+            if (j >= p->wide || ow >= g->out[2] || oh >= g->out[1] || od >= g->out[0])
+                continue;
+            int64_t pos = (od * g->out[1] + oh) * g->out[2] + ow;
+            if (nruns > 0 && run_t[nruns - 1] + run_len[nruns - 1] == t && run_pos[nruns - 1] + run_len[nruns - 1] == pos) {
+                run_len[nruns - 1]++;
+            } else {
+                run_t[nruns] = t, run_pos[nruns] = pos, run_len[nruns] = 1;
+                nruns++;
+            }
+        }
+        for (int64_t b = 0; b < p->og / CONV_MR; b++) {
+            ukernel_direct_8x48(p->r, wp + b * p->r * CONV_MR, xp + j0, p->off, ct, bias ? bias + b * CONV_MR : NULL);
+            float *yb = y + b * CONV_MR * p->os;
+            for (int k = 0; k < nruns; k++)
+                for (int64_t i = 0; i < CONV_MR; i++)
+                    memcpy(yb + i * p->os + run_pos[k], ct + i * CONV_NR + run_t[k], (size_t)run_len[k] * sizeof(float));
+        }
+    }
+}
+
+static void direct_sample(const conv_plan *p, int64_t n, const float *in, const float *bias, float *out, float *xp)
+{
+    const em_conv_geom *g = p->g;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        direct_fill(p, in + (n * g->c_in + gi * p->cg) * p->is, xp);
+        direct_group(p, xp, p->wpack + gi * p->og * p->r, bias ? bias + gi * p->og : NULL,
+                     out + (n * g->c_out + gi * p->og) * p->os);
+    }
+}
+
+/* The direct forward; the packed weight is set up by the caller. 0 or -1. */
+static int direct_forward(conv_plan *p, const float *in, const float *bias, float *out)
+{
+    const em_conv_geom *g = p->g;
+    size_t obytes = (size_t)p->r * sizeof(int64_t);
+    size_t xbytes = (size_t)(p->nt * direct_elems(p)) * sizeof(float);
+    int64_t *off = em_alloc_cpu(obytes);
+    float *xp = off ? em_alloc_cpu(xbytes) : NULL;
+    if (!xp) {
+        if (off)
+            em_free_cpu(off, obytes);
+        return -1;
+    }
+    int64_t Hp = p->pdim[1], Wp = p->pdim[2];
+    for (int64_t r = 0; r < p->r; r++) {
+        int64_t c = r / p->kk, q = r % p->kk;
+        int64_t kd = q / (g->k[1] * g->k[2]), kh = q / g->k[2] % g->k[1], kw = q % g->k[2];
+        off[r] = c * p->pvol + (kd * g->dil[0] * Hp + kh * g->dil[1]) * Wp + kw * g->dil[2];
+    }
+    p->off = off;
+    memset(xp, 0, xbytes);
+    int64_t stride = direct_elems(p);
+    if (p->parallel) {
+#pragma omp parallel for num_threads(p->nt) schedule(static)
+        for (int64_t n = 0; n < g->n; n++)
+            direct_sample(p, n, in, bias, out, xp + omp_get_thread_num() * stride);
+    } else {
+        for (int64_t n = 0; n < g->n; n++)
+            direct_sample(p, n, in, bias, out, xp);
+    }
+    em_free_cpu(xp, xbytes);
+    em_free_cpu(off, obytes);
+    return 0;
+}
+#endif
 
 /* ---- forward ---- */
 
@@ -234,6 +539,15 @@ static void fwd_sample(const conv_plan *p, int64_t n, const void *in, const void
             if (p->pointwise) {
                 gemm(p, false, false, p->og, tw, p->r, wg, p->r, x + j0 * (int64_t)es, p->is, 0.0, y + j0 * (int64_t)es,
                      p->os);
+#ifdef CONV_HAVE_AVX512
+            } else if (p->packed) {
+                int64_t wide = (tw + CONV_NR - 1) / CONV_NR * CONV_NR;
+                float *pc = (float *)(void *)cols;
+                vol2col_packed(p, (const float *)(const void *)x, j0, tw, pc, pc + wide * p->r);
+                gemm_packed(p, p->wpack + gi * p->og * p->r, pc, tw, (float *)(void *)y + j0,
+                            bias ? (const float *)bias + gi * p->og : NULL);
+                continue; /* bias added by the micro-kernel */
+#endif
             } else {
                 vol2col(p, x, j0, tw, cols);
                 gemm(p, false, false, p->og, tw, p->r, wg, p->r, cols, tw, 0.0, y + j0 * (int64_t)es, p->os);
@@ -264,11 +578,40 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
         return 0;
     if (plan_check(&p, "conv") < 0)
         return -1;
+    float *wp = NULL;
+    size_t wbytes = 0;
+#ifdef CONV_HAVE_AVX512
+    if (!getenv("EMBER_CONV_NODIRECT") && plan_direct(&p)) {
+        wbytes = (size_t)(g->c_out * p.r) * sizeof(float);
+        if (!(wp = em_alloc_cpu(wbytes)))
+            return -1;
+        pack_weight(&p, w, wp);
+        p.wpack = wp;
+        int rc = direct_forward(&p, in, bias, out);
+        em_free_cpu(wp, wbytes);
+        return rc;
+    }
+#endif
+    if (plan_packed(&p)) {
+        int64_t tw = p.tw / CONV_NR * CONV_NR;
+        if (tw < CONV_NR)
+            tw = CONV_NR;
+        if (tw * 3 / 2 >= p.os)
+            tw = p.os;
+        wbytes = (size_t)(g->c_out * p.r) * sizeof(float);
+        if (!(wp = em_alloc_cpu(wbytes)))
+            return -1;
+        pack_weight(&p, w, wp);
+        p.packed = true, p.tw = tw, p.wpack = wp;
+    }
     size_t nbytes;
     char *cols = cols_alloc(&p, &nbytes);
-    if (nbytes && !cols)
+    if (nbytes && !cols) {
+        if (wp)
+            em_free_cpu(wp, wbytes);
         return -1;
-    size_t stride = (size_t)(p.r * p.tw) * p.es;
+    }
+    size_t stride = (size_t)cols_elems(&p) * p.es;
     if (p.parallel) {
 #pragma omp parallel for num_threads(p.nt) schedule(static)
         for (int64_t n = 0; n < g->n; n++)
@@ -279,6 +622,8 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
     }
     if (cols)
         em_free_cpu(cols, nbytes);
+    if (wp)
+        em_free_cpu(wp, wbytes);
     return 0;
 }
 
