@@ -137,11 +137,13 @@ end)
 describe('conv float32 fast path (multiples of 8 output channels per group)', function()
   it('agrees with the float64 computation, with partial column strips and several tiles', function()
     torch.manual_seed(5)
-    for _, c in ipairs { { 2, 64, 37, 41, 16, 2, 1 }, { 1, 8, 9, 7, 8, 1, 0 }, { 3, 16, 20, 19, 24, 1, 2 } } do
+    local cases = { { 2, 64, 37, 41, 16, 2, 1 }, { 1, 8, 9, 7, 8, 1, 0 }, { 3, 16, 20, 19, 24, 1, 2 },
+      { 2, 64, 37, 41, 16, 1, 1, 2 }, { 1, 16, 9, 12, 8, 2, 0, { 2, 1 } } } -- the last two strided
+    for _, c in ipairs(cases) do
       local x64 = torch.randn(c[1], c[2], c[3], c[4], { dtype = 'float64' })
       local w64 = torch.randn(c[5], c[2] // c[6], 3, 3, { dtype = 'float64' }) * 0.2
       local b64 = torch.randn(c[5], { dtype = 'float64' })
-      local opts = { groups = c[6], padding = c[7] }
+      local opts = { groups = c[6], padding = c[7], stride = c[8] }
       local x, w, b = x64:float():requires_grad_(), w64:float():requires_grad_(), b64:float():requires_grad_()
       local xd, wd, bd = x64:requires_grad_(), w64:requires_grad_(), b64:requires_grad_()
       local y, yd = torch.conv2d(x, w, b, opts), torch.conv2d(xd, wd, bd, opts)

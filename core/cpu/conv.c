@@ -13,7 +13,6 @@
  * caching allocator, so repeated calls reuse the same memory. */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -100,7 +99,7 @@ static int plan_check(const conv_plan *p, const char *op)
  * src is one sample's group of channels (cg, in0, in1, in2); dst is (r, tw). */
 
 #define CONV_NOATTR
-#define DEFINE_VOL2COL_ROW(T, SUF, ATTR)                                                                                  \
+#define DEFINE_VOL2COL_ROW(T, SUF, ATTR)                                                                          \
     /* row r of the columns tile into d (tw elements) */                                                          \
     ATTR static void vol2col_row_##SUF(const conv_plan *p, const T *src, int64_t r, int64_t j0, int64_t tw, T *d) \
     {                                                                                                             \
@@ -323,8 +322,6 @@ static bool cpu_has_avx512(void)
 /* Whether the forward of this plan takes the packed path. */
 static bool plan_packed(const conv_plan *p)
 {
-    if (getenv("EMBER_CONV_NOPACK"))
-        return false;
     return p->g->dtype == EM_FLOAT32 && !p->pointwise && p->og % CONV_MR == 0 && p->r <= 4096 && cpu_has_avx512();
 }
 
@@ -347,8 +344,8 @@ static void gemm_packed(const conv_plan *p, const float *wp, const float *cols, 
     for (int64_t b = 0; b < p->og / CONV_MR; b++)
         for (int64_t s = 0; s < strips; s++) {
             int64_t nc = tw - s * CONV_NR < CONV_NR ? tw - s * CONV_NR : CONV_NR;
-            ukernel_8x48(p->r, wp + b * p->r * CONV_MR, cols + s * p->r * CONV_NR, y + b * CONV_MR * p->os + s * CONV_NR,
-                         p->os, nc, bias ? bias + b * CONV_MR : NULL);
+            ukernel_8x48(p->r, wp + b * p->r * CONV_MR, cols + s * p->r * CONV_NR,
+                         y + b * CONV_MR * p->os + s * CONV_NR, p->os, nc, bias ? bias + b * CONV_MR : NULL);
         }
 }
 
@@ -460,8 +457,9 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
             if (j >= p->wide || ow >= g->out[2] || oh >= g->out[1] || od >= g->out[0])
                 continue;
             int64_t pos = (od * g->out[1] + oh) * g->out[2] + ow;
-            if (nruns > 0 && run_t[nruns - 1] + run_len[nruns - 1] == t && run_pos[nruns - 1] + run_len[nruns - 1] == pos) {
-                run_len[nruns - 1]++;
+            int last = nruns - 1;
+            if (nruns > 0 && run_t[last] + run_len[last] == t && run_pos[last] + run_len[last] == pos) {
+                run_len[last]++;
             } else {
                 run_t[nruns] = t, run_pos[nruns] = pos, run_len[nruns] = 1;
                 nruns++;
@@ -472,7 +470,8 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
             float *yb = y + b * CONV_MR * p->os;
             for (int k = 0; k < nruns; k++)
                 for (int64_t i = 0; i < CONV_MR; i++)
-                    memcpy(yb + i * p->os + run_pos[k], ct + i * CONV_NR + run_t[k], (size_t)run_len[k] * sizeof(float));
+                    memcpy(yb + i * p->os + run_pos[k], ct + i * CONV_NR + run_t[k],
+                           (size_t)run_len[k] * sizeof(float));
         }
     }
 }
@@ -484,6 +483,101 @@ static void direct_sample(const conv_plan *p, int64_t n, const float *in, const 
         direct_fill(p, in + (n * g->c_in + gi * p->cg) * p->is, xp);
         direct_group(p, xp, p->wpack + gi * p->og * p->r, bias ? bias + gi * p->og : NULL,
                      out + (n * g->c_out + gi * p->og) * p->os);
+    }
+}
+
+/* Offsets of the weight rows (c, kd, kh, kw) in the padded image. */
+static void direct_offsets(const conv_plan *p, int64_t *off)
+{
+    const em_conv_geom *g = p->g;
+    int64_t Hp = p->pdim[1], Wp = p->pdim[2];
+    for (int64_t r = 0; r < p->r; r++) {
+        int64_t c = r / p->kk, q = r % p->kk;
+        int64_t kd = q / (g->k[1] * g->k[2]), kh = q / g->k[2] % g->k[1], kw = q % g->k[2];
+        off[r] = c * p->pvol + (kd * g->dil[0] * Hp + kh * g->dil[1]) * Wp + kw * g->dil[2];
+    }
+}
+
+/* Weight gradient, stride 1: gW (og, R) += G (og, J) @ B^T with G the output gradient
+ * on the padded grid (zeros at unused positions) and row r of B the padded image at
+ * off[r]. A block of 8 output channels x 3 weight rows is summed along j in vectors
+ * and reduced once per chunk of WG_JC positions (the chunk of G stays in L1). */
+#define WG_JC 1024
+
+/* gw[i * ldw + k] += sum_j G[i * ldg + j] * xp[off[k] + j], i < 8, k < nr (<= 3), j < len (multiple of 16) */
+__attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, const float *G, int64_t ldg,
+                                                                const float *xp, const int64_t *off, int nr,
+                                                                float *gw, int64_t ldw)
+{
+    const float *x0 = xp + off[0], *x1 = xp + off[nr > 1 ? 1 : 0], *x2 = xp + off[nr > 2 ? 2 : 0];
+#define INIT(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
+    INIT(0) INIT(1) INIT(2) INIT(3) INIT(4) INIT(5) INIT(6) INIT(7)
+#undef INIT
+    for (int64_t j = 0; j < len; j += 16) {
+        __m512 v0 = _mm512_loadu_ps(x0 + j), v1 = _mm512_loadu_ps(x1 + j), v2 = _mm512_loadu_ps(x2 + j);
+#define ROW(i)                                                                                                    \
+    {                                                                                                             \
+        __m512 gi = _mm512_loadu_ps(G + i * ldg + j);                                                             \
+        a##i##0 = _mm512_fmadd_ps(gi, v0, a##i##0);                                                               \
+        a##i##1 = _mm512_fmadd_ps(gi, v1, a##i##1);                                                               \
+        a##i##2 = _mm512_fmadd_ps(gi, v2, a##i##2);                                                               \
+    }
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    }
+#define SUM(i)                                                                                                    \
+    gw[i * ldw] += _mm512_reduce_add_ps(a##i##0);                                                                 \
+    if (nr > 1)                                                                                                   \
+        gw[i * ldw + 1] += _mm512_reduce_add_ps(a##i##1);                                                         \
+    if (nr > 2)                                                                                                   \
+        gw[i * ldw + 2] += _mm512_reduce_add_ps(a##i##2);
+    SUM(0) SUM(1) SUM(2) SUM(3) SUM(4) SUM(5) SUM(6) SUM(7)
+#undef SUM
+}
+
+/* Floats of one thread's weight-gradient scratch: padded image, then G (og, Jpad). */
+static int64_t wgrad_jpad(const conv_plan *p)
+{
+    return (p->wide + 15) / 16 * 16;
+}
+
+static int64_t wgrad_elems(const conv_plan *p)
+{
+    return direct_elems(p) + p->og * wgrad_jpad(p);
+}
+
+static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const float *in, float *gw, double *gb,
+                         float *scratch)
+{
+    const em_conv_geom *g = p->g;
+    int64_t Hp = p->pdim[1], Wp = p->pdim[2], jpad = wgrad_jpad(p);
+    float *xp = scratch, *G = scratch + direct_elems(p);
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+        const float *dy = gout + (n * g->c_out + gi * p->og) * p->os;
+        direct_fill(p, in + (n * g->c_in + gi * p->cg) * p->is, xp);
+        for (int64_t o = 0; o < p->og; o++) /* unused grid positions stay 0 */
+            for (int64_t od = 0; od < g->out[0]; od++)
+                for (int64_t oh = 0; oh < g->out[1]; oh++)
+                    memcpy(G + o * jpad + (od * Hp + oh) * Wp, dy + o * p->os + (od * g->out[1] + oh) * g->out[2],
+                           (size_t)g->out[2] * sizeof(float));
+        float *dw = gw + gi * p->og * p->r;
+        for (int64_t j0 = 0; j0 < jpad; j0 += WG_JC) {
+            int64_t len = jpad - j0 < WG_JC ? jpad - j0 : WG_JC;
+            for (int64_t b = 0; b < p->og / CONV_MR; b++)
+                for (int64_t r = 0; r < p->r; r += 3) {
+                    int nr = p->r - r < 3 ? (int)(p->r - r) : 3;
+                    ukernel_wgrad_8x3(len, G + b * CONV_MR * jpad + j0, jpad, xp + j0, p->off + r, nr,
+                                      dw + b * CONV_MR * p->r + r, p->r);
+                }
+        }
+        if (gb)
+            for (int64_t o = 0; o < p->og; o++) {
+                const float *row = dy + o * p->os;
+                float acc = 0;
+                for (int64_t t = 0; t < p->os; t++)
+                    acc += row[t];
+                gb[gi * p->og + o] += acc;
+            }
     }
 }
 
@@ -500,17 +594,12 @@ static int direct_forward(conv_plan *p, const float *in, const float *bias, floa
             em_free_cpu(off, obytes);
         return -1;
     }
-    int64_t Hp = p->pdim[1], Wp = p->pdim[2];
-    for (int64_t r = 0; r < p->r; r++) {
-        int64_t c = r / p->kk, q = r % p->kk;
-        int64_t kd = q / (g->k[1] * g->k[2]), kh = q / g->k[2] % g->k[1], kw = q % g->k[2];
-        off[r] = c * p->pvol + (kd * g->dil[0] * Hp + kh * g->dil[1]) * Wp + kw * g->dil[2];
-    }
+    direct_offsets(p, off);
     p->off = off;
     memset(xp, 0, xbytes);
     int64_t stride = direct_elems(p);
     if (p->parallel) {
-#pragma omp parallel for num_threads(p->nt) schedule(static)
+#pragma omp parallel for num_threads(p->nt) schedule(dynamic, 1)
         for (int64_t n = 0; n < g->n; n++)
             direct_sample(p, n, in, bias, out, xp + omp_get_thread_num() * stride);
     } else {
@@ -581,7 +670,7 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
     float *wp = NULL;
     size_t wbytes = 0;
 #ifdef CONV_HAVE_AVX512
-    if (!getenv("EMBER_CONV_NODIRECT") && plan_direct(&p)) {
+    if (plan_direct(&p)) {
         wbytes = (size_t)(g->c_out * p.r) * sizeof(float);
         if (!(wp = em_alloc_cpu(wbytes)))
             return -1;
@@ -613,7 +702,7 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
     }
     size_t stride = (size_t)cols_elems(&p) * p.es;
     if (p.parallel) {
-#pragma omp parallel for num_threads(p.nt) schedule(static)
+#pragma omp parallel for num_threads(p.nt) schedule(dynamic, 1)
         for (int64_t n = 0; n < g->n; n++)
             fwd_sample(&p, n, in, w, bias, out, cols ? cols + (size_t)omp_get_thread_num() * stride : NULL);
     } else {
@@ -713,7 +802,7 @@ static int cpu_conv_bwd_input(const em_conv_geom *g, const void *gout, const voi
         return -1;
     size_t stride = (size_t)(p.r * p.tw) * es;
     if (p.parallel) {
-#pragma omp parallel for num_threads(p.nt) schedule(static)
+#pragma omp parallel for num_threads(p.nt) schedule(dynamic, 1)
         for (int64_t n = 0; n < g->n; n++)
             bwd_input_sample(&p, n, gout, w, gin, cols ? cols + (size_t)omp_get_thread_num() * stride : NULL);
     } else {
@@ -777,10 +866,27 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
     if (plan_check(&p, "conv") < 0)
         return -1;
     int nt = p.nt;
+    bool direct = false;
+    int64_t *off = NULL;
+    size_t obytes = (size_t)p.r * sizeof(int64_t);
+#ifdef CONV_HAVE_AVX512
+    if (plan_direct(&p)) {
+        if (!(off = em_alloc_cpu(obytes)))
+            return -1;
+        direct_offsets(&p, off);
+        p.off = off;
+        direct = true;
+    }
+#endif
     /* accumulators: thread 0 writes gw itself, the others their own copy */
     size_t acc_bytes = (size_t)((nt - 1) * wn) * es, gb_bytes = (size_t)(nt * g->c_out) * sizeof(double);
     size_t nbytes;
-    char *cols = cols_alloc(&p, &nbytes);
+    char *cols = direct ? NULL : cols_alloc(&p, &nbytes);
+    if (direct) {
+        nbytes = (size_t)(nt * wgrad_elems(&p)) * sizeof(float);
+        if ((cols = em_alloc_cpu(nbytes)))
+            memset(cols, 0, nbytes);
+    }
     char *acc = acc_bytes ? em_alloc_cpu(acc_bytes) : NULL;
     double *gb = gbias && gb_bytes ? em_alloc_cpu(gb_bytes) : NULL;
     int rc = 0;
@@ -793,16 +899,24 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
         memset(acc, 0, acc_bytes);
     if (gb)
         memset(gb, 0, gb_bytes);
-    size_t stride = (size_t)(p.r * p.tw) * es;
+    size_t stride = direct ? (size_t)wgrad_elems(&p) * sizeof(float) : (size_t)(p.r * p.tw) * es;
     if (p.parallel) {
 #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num();
             char *mine = t == 0 ? (char *)gw : acc + (size_t)((t - 1) * wn) * es;
-#pragma omp for schedule(static)
-            for (int64_t n = 0; n < g->n; n++)
-                bwd_weight_sample(&p, n, gout, in, mine, gb ? gb + t * g->c_out : NULL,
-                                  cols ? cols + (size_t)t * stride : NULL);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t n = 0; n < g->n; n++) {
+                double *gbt = gb ? gb + t * g->c_out : NULL;
+                char *scratch = cols ? cols + (size_t)t * stride : NULL;
+#ifdef CONV_HAVE_AVX512
+                if (direct) {
+                    wgrad_sample(&p, n, gout, in, (float *)(void *)mine, gbt, (float *)(void *)scratch);
+                    continue;
+                }
+#endif
+                bwd_weight_sample(&p, n, gout, in, mine, gbt, scratch);
+            }
         }
         for (int t = 1; t < nt; t++) {
             if (g->dtype == EM_FLOAT32) {
@@ -818,8 +932,15 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
             }
         }
     } else {
-        for (int64_t n = 0; n < g->n; n++)
+        for (int64_t n = 0; n < g->n; n++) {
+#ifdef CONV_HAVE_AVX512
+            if (direct) {
+                wgrad_sample(&p, n, gout, in, gw, gb, (float *)(void *)cols);
+                continue;
+            }
+#endif
             bwd_weight_sample(&p, n, gout, in, gw, gb, cols);
+        }
     }
     if (gbias) {
         for (int64_t c = 0; c < g->c_out; c++) {
@@ -835,6 +956,8 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
 done:
     if (cols)
         em_free_cpu(cols, nbytes);
+    if (off)
+        em_free_cpu(off, obytes);
     if (acc)
         em_free_cpu(acc, acc_bytes);
     if (gb)
