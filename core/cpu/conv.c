@@ -443,35 +443,48 @@ static void direct_fill(const conv_plan *p, const float *x, float *xp)
                        x + c * p->is + (d * g->in[1] + h) * g->in[2], (size_t)g->in[2] * sizeof(float));
 }
 
+/* One masked store of the tile: lanes m of vector v of each row go to y + base. */
+typedef struct direct_store {
+    int v;
+    __mmask16 m;
+    int64_t base;
+} direct_store;
+
+/* yb (8 rows, ldy apart) <- the tile ct (8 x NR) through the strip's stores */
+__attribute__((target("avx512f"))) static void direct_put(const float *ct, float *yb, int64_t ldy,
+                                                         const direct_store *st, int nst)
+{
+    for (int i = 0; i < CONV_MR; i++)
+        for (int k = 0; k < nst; k++)
+            _mm512_mask_storeu_ps(yb + i * ldy + st[k].base, st[k].m, _mm512_loadu_ps(ct + i * CONV_NR + st[k].v * 16));
+}
+
 static void direct_group(const conv_plan *p, const float *xp, const float *wp, const float *bias, float *y)
 {
     const em_conv_geom *g = p->g;
     int64_t Hp = p->pdim[1], Wp = p->pdim[2];
     float ct[CONV_MR * CONV_NR];
-    int64_t run_t[CONV_NR], run_pos[CONV_NR], run_len[CONV_NR];
+    direct_store st[CONV_NR];
     for (int64_t j0 = 0; j0 < p->wide; j0 += CONV_NR) {
-        /* the strip's grid positions that are outputs, as runs contiguous in y */
-        int nruns = 0;
+        /* the strip's grid positions that are outputs, as masked stores of runs contiguous in y */
+        int nst = 0;
         for (int64_t t = 0; t < CONV_NR; t++) {
             int64_t j = j0 + t, ow = j % Wp, q = j / Wp, oh = q % Hp, od = q / Hp;
             if (j >= p->wide || ow >= g->out[2] || oh >= g->out[1] || od >= g->out[0])
                 continue;
             int64_t pos = (od * g->out[1] + oh) * g->out[2] + ow;
-            int last = nruns - 1;
-            if (nruns > 0 && run_t[last] + run_len[last] == t && run_pos[last] + run_len[last] == pos) {
-                run_len[last]++;
+            int v = (int)(t / 16), lane = (int)(t % 16);
+            if (nst > 0 && st[nst - 1].v == v && st[nst - 1].base + lane == pos) {
+                st[nst - 1].m = (__mmask16)(st[nst - 1].m | (1u << lane));
             } else {
-                run_t[nruns] = t, run_pos[nruns] = pos, run_len[nruns] = 1;
-                nruns++;
+                st[nst].v = v, st[nst].m = (__mmask16)(1u << lane), st[nst].base = pos - lane;
+                nst++;
             }
         }
         for (int64_t b = 0; b < p->og / CONV_MR; b++) {
             ukernel_direct_8x48(p->r, wp + b * p->r * CONV_MR, xp + j0, p->off, ct, bias ? bias + b * CONV_MR : NULL);
-            float *yb = y + b * CONV_MR * p->os;
-            for (int k = 0; k < nruns; k++)
-                for (int64_t i = 0; i < CONV_MR; i++)
-                    memcpy(yb + i * p->os + run_pos[k], ct + i * CONV_NR + run_t[k],
-                           (size_t)run_len[k] * sizeof(float));
+            /* masked-off lanes are not written (nor can they fault), so a store may span a row end */
+            direct_put(ct, y + b * CONV_MR * p->os, p->os, st, nst);
         }
     }
 }
