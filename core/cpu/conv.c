@@ -425,10 +425,11 @@ static bool plan_direct(conv_plan *p)
     return p->pvol <= INT32_MAX / 2 && p->cg * p->pvol <= INT32_MAX / 2;
 }
 
-/* Floats of one thread's padded image, with slack for the last strip's unused tail. */
+/* Floats of one thread's padded image, with slack for the last strip's unused tail,
+ * rounded to whole cache lines so that what follows stays 64-byte aligned. */
 static int64_t direct_elems(const conv_plan *p)
 {
-    return p->cg * p->pvol + 2 * CONV_NR;
+    return (p->cg * p->pvol + 2 * CONV_NR + 15) / 16 * 16;
 }
 
 /* The interior of xp (cg, Dp, Hp, Wp) <- the sample's group x (cg, in...); borders stay 0. */
@@ -530,7 +531,7 @@ __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, co
         __m512 v0 = _mm512_loadu_ps(x0 + j), v1 = _mm512_loadu_ps(x1 + j), v2 = _mm512_loadu_ps(x2 + j);
 #define ROW(i)                                                                                                    \
     {                                                                                                             \
-        __m512 gi = _mm512_loadu_ps(G + i * ldg + j);                                                             \
+        __m512 gi = _mm512_load_ps(G + i * ldg + j);                                                              \
         a##i##0 = _mm512_fmadd_ps(gi, v0, a##i##0);                                                               \
         a##i##1 = _mm512_fmadd_ps(gi, v1, a##i##1);                                                               \
         a##i##2 = _mm512_fmadd_ps(gi, v2, a##i##2);                                                               \
