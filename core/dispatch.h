@@ -42,6 +42,10 @@ typedef enum em_kernel_id {
     /* nn */
     EM_K_POOL,          /* em_pool_kernel (core/pool.h) */
     EM_K_NLL,           /* em_nll_kernel (core/loss.h) */
+    /* convolution (core/conv.h) */
+    EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
+    EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */
+    EM_K_CONV_BWD_WEIGHT, /* em_conv_bwd_weight_kernel */
     /* room for later families (conv, pooling, optimizer steps, ...) */
     EM_K_COUNT = 64
 } em_kernel_id;

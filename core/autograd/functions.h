@@ -5,6 +5,7 @@
 #ifndef EM_AG_FUNCTIONS_H
 #define EM_AG_FUNCTIONS_H
 
+#include "fn_conv.h"
 #include "fn_copy.h"
 #include "fn_elementwise.h"
 #include "fn_index.h"

@@ -419,6 +419,28 @@ static int cpu_gemm(const em_gemm_desc *d)
     return rc;
 }
 
+/* ---- direct entry for other kernel families (cpu.h) ---- */
+
+int em_cpu_blas_ready(const char *op)
+{
+    if (!blas_load())
+        return em_error("%s: %s", op, blas.why);
+    blas_sync_threads();
+    return 0;
+}
+
+bool em_cpu_blas_openmp(void)
+{
+    return blas.ok && blas.openmp;
+}
+
+void em_cpu_blas_gemm(em_dtype dt, bool ta, bool tb, int m, int n, int k, double alpha, const void *a, int lda,
+                      const void *b, int ldb, double beta, void *c, int ldc)
+{
+    blas_gemm_call(dt, ta ? CBLAS_TRANS : CBLAS_NO_TRANS, tb ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha, a, lda,
+                   b, ldb, beta, c, ldc);
+}
+
 void em_cpu_register_blas(em_backend *be)
 {
     be->kernels[EM_K_GEMM] = (em_kernel_fn)cpu_gemm;

@@ -2,6 +2,8 @@
 #ifndef EM_CPU_H
 #define EM_CPU_H
 
+#include <stdbool.h>
+
 #include "../dispatch.h"
 
 void em_cpu_register_copy(em_backend *be);
@@ -16,5 +18,16 @@ void em_cpu_register_scan(em_backend *be);
 void em_cpu_register_sort(em_backend *be);
 void em_cpu_register_pool(em_backend *be);
 void em_cpu_register_loss(em_backend *be);
+void em_cpu_register_conv(em_backend *be);
+
+/* Direct float32/float64 GEMM for kernels that call BLAS on their own buffers
+ * (row-major, CBLAS semantics; ta/tb transpose A/B). em_cpu_blas_ready loads
+ * OpenBLAS and syncs its thread count (0, or -1 with an error naming op);
+ * em_cpu_blas_openmp says whether OpenBLAS shares our OpenMP pool, so that it may
+ * be called from inside a parallel region (it then runs single-threaded). */
+int em_cpu_blas_ready(const char *op);
+bool em_cpu_blas_openmp(void);
+void em_cpu_blas_gemm(em_dtype dt, bool ta, bool tb, int m, int n, int k, double alpha, const void *a, int lda,
+                      const void *b, int ldb, double beta, void *c, int ldc);
 
 #endif
