@@ -411,7 +411,8 @@ __attribute__((target("avx512f"))) static void ukernel_direct_8x48(int64_t R, co
 static bool plan_direct(conv_plan *p)
 {
     const em_conv_geom *g = p->g;
-    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || !cpu_has_avx512())
+    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || p->os == 0 || p->is == 0 ||
+        !cpu_has_avx512())
         return false;
     for (int i = 0; i < 3; i++) {
         if (g->stride[i] != 1)
