@@ -40,6 +40,7 @@ typedef struct conv_plan {
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
     int nt;          /* threads */
+    int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
 } conv_plan;
 
@@ -65,7 +66,9 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
         if (g->k[i] != 1 || g->stride[i] != 1 || g->pad[i] != 0 || g->in[i] != g->out[i])
             p->pointwise = false;
     p->nt = em_num_threads();
-    p->parallel = p->nt > 1 && g->n > 1 && em_cpu_blas_openmp();
+    /* BLAS loaded first: whether it shares our OpenMP pool is known only then */
+    p->parallel = p->nt > 1 && g->n > 1 && em_cpu_blas_ready("conv") == 0 && em_cpu_blas_openmp();
+    p->inner = p->parallel ? 1 : p->nt; /* threads within one sample (direct forward) */
     if (!p->parallel)
         p->nt = 1;
     int64_t bytes = p->parallel ? CONV_TILE_BYTES : CONV_TILE_BYTES_SERIAL;
@@ -465,9 +468,12 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
 {
     const em_conv_geom *g = p->g;
     int64_t Hp = p->pdim[1], Wp = p->pdim[2];
-    float ct[CONV_MR * CONV_NR];
-    direct_store st[CONV_NR];
-    for (int64_t j0 = 0; j0 < p->wide; j0 += CONV_NR) {
+    int64_t nstrips = (p->wide + CONV_NR - 1) / CONV_NR;
+#pragma omp parallel for num_threads(p->inner) if (p->inner > 1 && nstrips > 1) schedule(static)
+    for (int64_t sj = 0; sj < nstrips; sj++) {
+        int64_t j0 = sj * CONV_NR;
+        float ct[CONV_MR * CONV_NR];
+        direct_store st[CONV_NR];
         /* the strip's grid positions that are outputs, as masked stores of runs contiguous in y */
         int nst = 0;
         for (int64_t t = 0; t < CONV_NR; t++) {
