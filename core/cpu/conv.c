@@ -8,6 +8,12 @@
  *   input-backward   cols          = W^T (R, Og) @ gout[:, tile]; col2vol adds into gin
  *   weight-backward  gW (Og, R)   += gout[:, tile] @ cols^T
  * A 1x1 kernel with stride 1 and no padding needs no columns: the input is the matrix.
+ * With stride 1 the input-gradient is run as a forward convolution (flipped weight).
+ * float32 on AVX-512 CPUs skips OpenBLAS where the output channels per group are a
+ * multiple of 8: stride 1 runs direct (forward and weight-gradient micro-kernels read
+ * a zero-padded copy of the image, no columns at all), other strides build the columns
+ * in the packed layout of an 8x48 micro-kernel. The rest is OpenBLAS (float64, odd
+ * channel counts, strided input-gradients).
  * Batches run one sample per thread (OpenBLAS single-threaded inside the region);
  * otherwise samples run in turn and OpenBLAS uses the threads. Buffers come from the
  * caching allocator, so repeated calls reuse the same memory. */
