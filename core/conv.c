@@ -35,6 +35,11 @@ static int check_params(const char *op, const em_conv_params *p)
     if (p->nd < 1 || p->nd > EM_CONV_MAX_SPATIAL)
         return em_error("%s: %d spatial dims are not supported (1, 2 or 3)", op, p->nd);
     for (int i = 0; i < p->nd; i++) {
+        /* bounds that keep every size computation below from overflowing */
+        const int64_t big = INT32_MAX;
+        if (p->stride[i] > big || p->dilation[i] > big || p->pad_lo[i] > big || p->pad_hi[i] > big ||
+            p->output_padding[i] > big)
+            return em_error("%s: stride, padding, dilation and output_padding must be below 2^31", op);
         if (p->stride[i] <= 0)
             return em_error("%s: stride must be positive, got %lld", op, (long long)p->stride[i]);
         if (p->dilation[i] <= 0)

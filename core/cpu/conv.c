@@ -8,6 +8,12 @@
  *   input-backward   cols          = W^T (R, Og) @ gout[:, tile]; col2vol adds into gin
  *   weight-backward  gW (Og, R)   += gout[:, tile] @ cols^T
  * A 1x1 kernel with stride 1 and no padding needs no columns: the input is the matrix.
+ * With stride 1 the input-gradient is run as a forward convolution (flipped weight).
+ * float32 on AVX-512 CPUs skips OpenBLAS where the output channels per group are a
+ * multiple of 8: stride 1 runs direct (forward and weight-gradient micro-kernels read
+ * a zero-padded copy of the image, no columns at all), other strides build the columns
+ * in the packed layout of an 8x48 micro-kernel. The rest is OpenBLAS (float64, odd
+ * channel counts, strided input-gradients).
  * Batches run one sample per thread (OpenBLAS single-threaded inside the region);
  * otherwise samples run in turn and OpenBLAS uses the threads. Buffers come from the
  * caching allocator, so repeated calls reuse the same memory. */
@@ -40,6 +46,7 @@ typedef struct conv_plan {
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
     int nt;          /* threads */
+    int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
 } conv_plan;
 
@@ -65,7 +72,9 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
         if (g->k[i] != 1 || g->stride[i] != 1 || g->pad[i] != 0 || g->in[i] != g->out[i])
             p->pointwise = false;
     p->nt = em_num_threads();
-    p->parallel = p->nt > 1 && g->n > 1 && em_cpu_blas_openmp();
+    /* BLAS loaded first: whether it shares our OpenMP pool is known only then */
+    p->parallel = p->nt > 1 && g->n > 1 && em_cpu_blas_ready("conv") == 0 && em_cpu_blas_openmp();
+    p->inner = p->parallel ? 1 : p->nt; /* threads within one sample (direct forward) */
     if (!p->parallel)
         p->nt = 1;
     int64_t bytes = p->parallel ? CONV_TILE_BYTES : CONV_TILE_BYTES_SERIAL;
@@ -411,7 +420,8 @@ __attribute__((target("avx512f"))) static void ukernel_direct_8x48(int64_t R, co
 static bool plan_direct(conv_plan *p)
 {
     const em_conv_geom *g = p->g;
-    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || !cpu_has_avx512())
+    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || p->os == 0 || p->is == 0 ||
+        !cpu_has_avx512())
         return false;
     for (int i = 0; i < 3; i++) {
         if (g->stride[i] != 1)
@@ -464,9 +474,12 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
 {
     const em_conv_geom *g = p->g;
     int64_t Hp = p->pdim[1], Wp = p->pdim[2];
-    float ct[CONV_MR * CONV_NR];
-    direct_store st[CONV_NR];
-    for (int64_t j0 = 0; j0 < p->wide; j0 += CONV_NR) {
+    int64_t nstrips = (p->wide + CONV_NR - 1) / CONV_NR;
+#pragma omp parallel for num_threads(p->inner) if (p->inner > 1 && nstrips > 1) schedule(static)
+    for (int64_t sj = 0; sj < nstrips; sj++) {
+        int64_t j0 = sj * CONV_NR;
+        float ct[CONV_MR * CONV_NR];
+        direct_store st[CONV_NR];
         /* the strip's grid positions that are outputs, as masked stores of runs contiguous in y */
         int nst = 0;
         for (int64_t t = 0; t < CONV_NR; t++) {
