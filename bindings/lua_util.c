@@ -202,7 +202,8 @@ em_tensor *emL_opt_out(lua_State *L, int opts_idx)
         out = emL_totensor(L, -1);
         if (!out)
             luaL_error(L, "%s: option 'out' must be a tensor, got %s", current_function(L), luaL_typename(L, -1));
-        emL_check_out_grad(L, out, current_function(L));
+        if (out->requires_grad) /* the name lookup only when it may raise: it is slow */
+            emL_check_out_grad(L, out, current_function(L));
     }
     lua_pop(L, 1);
     return out; /* still referenced by the options table */
