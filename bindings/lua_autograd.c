@@ -669,6 +669,22 @@ static const luaL_Reg module_funcs[] = {
     { NULL, NULL },
 };
 
+/* Fields reachable as x.name (and x.name = v). */
+static const luaL_Reg getters[] = {
+    { "requires_grad", g_requires_grad },
+    { "grad", g_grad },
+    { "grad_fn", g_grad_fn },
+    { "is_leaf", g_is_leaf },
+    { "data", g_data },
+    { NULL, NULL },
+};
+
+static const luaL_Reg setters[] = {
+    { "requires_grad", s_requires_grad },
+    { "grad", s_grad },
+    { NULL, NULL },
+};
+
 void emL_open_autograd(lua_State *L, int methods_idx, int module, int meta)
 {
     (void)meta;
@@ -679,22 +695,10 @@ void emL_open_autograd(lua_State *L, int methods_idx, int module, int meta)
     lua_pop(L, 1);
 
     lua_getfield(L, module, "_getters");
-    lua_pushcfunction(L, g_requires_grad);
-    lua_setfield(L, -2, "requires_grad");
-    lua_pushcfunction(L, g_grad);
-    lua_setfield(L, -2, "grad");
-    lua_pushcfunction(L, g_grad_fn);
-    lua_setfield(L, -2, "grad_fn");
-    lua_pushcfunction(L, g_is_leaf);
-    lua_setfield(L, -2, "is_leaf");
-    lua_pushcfunction(L, g_data);
-    lua_setfield(L, -2, "data");
+    luaL_setfuncs(L, getters, 0);
     lua_pop(L, 1);
     lua_getfield(L, module, "_setters");
-    lua_pushcfunction(L, s_requires_grad);
-    lua_setfield(L, -2, "requires_grad");
-    lua_pushcfunction(L, s_grad);
-    lua_setfield(L, -2, "grad");
+    luaL_setfuncs(L, setters, 0);
     lua_pop(L, 1);
 
     luaL_newmetatable(L, NODE_MT);

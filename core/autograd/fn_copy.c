@@ -43,6 +43,11 @@ em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *x, em_t
     return em_ag_finish(n, r);
 }
 
+int em_ag_refuse_out(const char *op)
+{
+    return em_error("%s: out= cannot be used when an input requires grad", op);
+}
+
 int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi)
 {
     (void)n;

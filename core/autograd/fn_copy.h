@@ -19,6 +19,9 @@ em_tensor *em_ag_finish(em_node *n, em_tensor *out);
  * node holding a copy of ctx (size bytes). r is consumed and returned. */
 em_tensor *em_ag_record1(const char *name, em_backward_fn fn, em_tensor *x, em_tensor *r, const void *ctx,
                          size_t size);
+/* The error for out= given while an input requires grad (out= records nothing,
+ * as in PyTorch): sets it and returns -1. */
+int em_ag_refuse_out(const char *op);
 /* Backward that passes the gradient through unchanged (the engine sums and casts). */
 int em_ag_identity_backward(em_node *n, em_tensor **go, em_tensor **gi);
 

@@ -272,7 +272,7 @@ em_tensor *em_ag_clamp(em_tensor *x, const em_arg *lo, const em_arg *hi, em_tens
     if (!wants)
         return em_clamp(x, lo, hi, out);
     if (out)
-        return em_error("clamp: out= cannot be used when an input requires grad"), NULL;
+        return em_ag_refuse_out("clamp"), NULL;
     em_tensor *r = em_clamp(x, lo, hi, NULL);
     if (!r || !em_dtype_is_float(r->dtype))
         return r;
@@ -456,7 +456,7 @@ em_tensor *em_ag_unary(em_unary_op op, em_tensor *x, const em_ew_params *p, em_t
     if (!em_ag_wants(x) || !unary_differentiable(op))
         return em_unary(op, x, p, out);
     if (out)
-        return em_error("%s: out= cannot be used when an input requires grad", em_unary_name(op)), NULL;
+        return em_ag_refuse_out(em_unary_name(op)), NULL;
     em_tensor *r = em_unary(op, x, p, NULL);
     if (!r || !em_dtype_is_float(r->dtype))
         return r;
@@ -667,7 +667,7 @@ em_tensor *em_ag_binary(em_binary_op op, em_arg a, em_arg b, const em_ew_params 
     if ((!em_ag_wants(a.t) && !em_ag_wants(b.t)) || !binary_differentiable(op))
         return em_binary(op, a, b, p, out);
     if (out)
-        return em_error("%s: out= cannot be used when an input requires grad", em_binary_name(op)), NULL;
+        return em_ag_refuse_out(em_binary_name(op)), NULL;
     em_tensor *r = em_binary(op, a, b, p, NULL);
     if (!r || !em_dtype_is_float(r->dtype))
         return r;
@@ -815,7 +815,7 @@ em_tensor *em_ag_ternary(em_ternary_op op, em_arg a, em_arg b, em_arg c, const e
     if (op == EM_TER_CLAMP)
         return ternary_clamp(a, b, c, p, out);
     if (out)
-        return em_error("%s: out= cannot be used when an input requires grad", ternary_names[op]), NULL;
+        return em_ag_refuse_out(ternary_names[op]), NULL;
     em_tensor *r = em_ternary(op, a, b, c, p, NULL);
     if (!r || !em_dtype_is_float(r->dtype))
         return r;

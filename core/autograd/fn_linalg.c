@@ -178,7 +178,7 @@ fail:
 
 static em_tensor *refuse_out(const char *op)
 {
-    em_error("%s: out= cannot be used when an input requires grad", op);
+    em_ag_refuse_out(op);
     return NULL;
 }
 

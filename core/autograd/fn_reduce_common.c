@@ -220,7 +220,7 @@ em_tensor *agr_record(const char *name, em_backward_fn fn, em_tensor *x, const v
 bool agr_refuse_out(const char *op, em_tensor *x, em_tensor *out)
 {
     if (out && em_ag_wants(x)) {
-        em_error("%s: out= cannot be used when an input requires grad", op);
+        em_ag_refuse_out(op);
         return true;
     }
     return false;

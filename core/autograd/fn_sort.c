@@ -104,7 +104,7 @@ int em_ag_kthvalue(em_tensor *x, int64_t k, int dim, bool keepdim, em_tensor **v
 int em_ag_select_refuse_out(const char *op, em_tensor *x)
 {
     if (em_ag_wants(x))
-        return em_error("%s: out= cannot be used when an input requires grad", op);
+        return em_ag_refuse_out(op);
     return 0;
 }
 
