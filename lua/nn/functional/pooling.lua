@@ -89,23 +89,28 @@ function F.adaptive_max_pool2d(x, output_size, ...)
   return torch.adaptive_max_pool2d(x, output_size, { return_indices = o.return_indices })
 end
 
-local function pair(v, n)
-  if type(v) == 'table' then return v[1], v[2] or v[1] end
-  return v, v
+-- v (a number or a list of one or two) as two integers; op names the caller
+local function pair(op, name, v)
+  local a, b = v, v
+  if type(v) == 'table' and not torch.isTensor(v) then a, b = v[1], v[2] or v[1] end
+  if math.type(a) ~= 'integer' or math.type(b) ~= 'integer' then
+    error(('%s: %s must be an integer or a list of integers, got %s'):format(op, name, tostring(v)), 3)
+  end
+  return a, b
 end
 
 -- LP pooling: (sum over the window of x^p)^(1/p), from average pooling as PyTorch does.
 function F.lp_pool2d(x, norm_type, ...)
   check_input('lp_pool2d', x)
   local o = args('lp_pool2d', { 'kernel_size', 'stride', 'ceil_mode' }, ...)
-  local kh, kw = pair(o.kernel_size)
+  local kh, kw = pair('lp_pool2d', 'kernel_size', o.kernel_size)
   local out = F.avg_pool2d(x:pow(norm_type), o.kernel_size, { stride = o.stride, ceil_mode = o.ceil_mode })
   return (out:sign() * out:abs():relu()):mul(kh * kw):pow(1.0 / norm_type)
 end
 function F.lp_pool1d(x, norm_type, ...)
   check_input('lp_pool1d', x)
   local o = args('lp_pool1d', { 'kernel_size', 'stride', 'ceil_mode' }, ...)
-  local k = pair(o.kernel_size)
+  local k = pair('lp_pool1d', 'kernel_size', o.kernel_size)
   local out = F.avg_pool1d(x:pow(norm_type), o.kernel_size, { stride = o.stride, ceil_mode = o.ceil_mode })
   return (out:sign() * out:abs():relu()):mul(k):pow(1.0 / norm_type)
 end
@@ -118,9 +123,9 @@ function F.max_unpool2d(x, indices, ...)
   local out = o.output_size
   if out == nil then
     if o.kernel_size == nil then error('max_unpool2d: kernel_size is required', 2) end
-    local kh, kw = pair(o.kernel_size)
-    local sh, sw = pair(o.stride or o.kernel_size)
-    local ph, pw = pair(o.padding or 0)
+    local kh, kw = pair('max_unpool2d', 'kernel_size', o.kernel_size)
+    local sh, sw = pair('max_unpool2d', 'stride', o.stride or o.kernel_size)
+    local ph, pw = pair('max_unpool2d', 'padding', o.padding or 0)
     local d = x:dim()
     if d < 2 then error('max_unpool2d: expected a 3d or 4d input, got ' .. d .. 'd', 2) end
     out = { (x:size(d - 1) - 1) * sh - 2 * ph + kh, (x:size(d) - 1) * sw - 2 * pw + kw }
@@ -133,7 +138,9 @@ function F.max_unpool1d(x, indices, ...)
   local out = o.output_size
   if out == nil then
     if o.kernel_size == nil then error('max_unpool1d: kernel_size is required', 2) end
-    local k, s, p = pair(o.kernel_size), pair(o.stride or o.kernel_size), pair(o.padding or 0)
+    local k = pair('max_unpool1d', 'kernel_size', o.kernel_size)
+    local s = pair('max_unpool1d', 'stride', o.stride or o.kernel_size)
+    local p = pair('max_unpool1d', 'padding', o.padding or 0)
     out = (x:size(x:dim()) - 1) * s - 2 * p + k
   elseif type(out) == 'table' then
     out = out[#out]
