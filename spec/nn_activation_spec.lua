@@ -70,6 +70,36 @@ describe('nn activations match PyTorch', function()
     end)
   end
 
+  -- inplace=true writes into the input and returns it; gradients still match
+  local INPLACE = {
+    relu = function(x) return F.relu(x, { inplace = true }) end,
+    leaky_relu = function(x) return F.leaky_relu(x, 0.2, true) end,
+    elu = function(x) return F.elu(x, { alpha = 0.7, inplace = true }) end,
+    selu = function(x) return F.selu(x, true) end,
+    celu = function(x) return F.celu(x, { alpha = 1.5, inplace = true }) end,
+    silu = function(x) return F.silu(x, true) end,
+    mish = function(x) return F.mish(x, true) end,
+    hardtanh = function(x) return F.hardtanh(x, -2.0, 1.5, true) end,
+    hardsigmoid = function(x) return nn.Hardsigmoid(true)(x) end,
+    hardswish = function(x) return nn.Hardswish { inplace = true }(x) end,
+  }
+  it('inplace=true writes into the input, with the same values and gradients', function()
+    for name, f in pairs(INPLACE) do
+      local c = fx[name]
+      local leaf = H.tensor(c.x):requires_grad_(true)
+      local x = leaf * 1
+      local y = f(x)
+      assert.is_true(rawequal(x, y), name)
+      H.assert_close(x, c.y)
+      y:backward(H.tensor(c.g))
+      H.assert_close(leaf.grad, c.gx, { atol = 1e-5 })
+      local plain = H.tensor(c.x)
+      assert.is_true(rawequal(plain, f(plain)), name)
+      H.assert_close(plain, c.y)
+      H.assert_error(function() f(H.tensor(c.x):requires_grad_(true)) end, 'a leaf tensor that requires grad')
+    end
+  end)
+
   it('stays finite for large inputs', function()
     local c = fx.large
     local x = H.tensor(c.x)

@@ -296,6 +296,33 @@ describe('nn containers', function()
     H.assert_error(function() net:remove(7) end, 'index 7 is out of range (1..3)')
   end)
 
+  it('Sequential from named pairs (PyTorch OrderedDict): names in state dicts, access by name', function()
+    local net = nn.Sequential { { 'conv1', nn.Conv2d(1, 2, 3) }, { 'act', nn.ReLU() }, { 'flat', nn.Flatten() } }
+    assert.are.same({ 'conv1.weight', 'conv1.bias' }, names(net:named_parameters()))
+    assert.are.equal(net[1], net.conv1)
+    assert.are.equal(net.conv1, net:get_submodule('conv1'))
+    assert.are.equal('Sequential(\n  (conv1): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1))\n  (act): ReLU()\n' ..
+      '  (flat): Flatten(start_dim=2, end_dim=-1)\n)', tostring(net))
+    assert.are.same({ 1, 18 }, net(torch.randn(1, 1, 5, 5)):size())
+    net.act = nn.Tanh() -- replaces the named position
+    assert.are.equal('nn.Tanh', torch.type(net[2]))
+    assert.are.equal(3, #net)
+    net:insert(1, nn.Identity())
+    assert.are.same({ '1', 'conv1', 'act', 'flat' }, names(net:named_children()))
+    net:remove(2)
+    assert.are.same({ '1', 'act', 'flat' }, names(net:named_children()))
+    assert.is_nil(net.conv1)
+    local other = nn.Sequential { { 'conv1', nn.Conv2d(1, 2, 3) }, { 'act', nn.ReLU() } }
+    local sd = other:state_dict()
+    local fresh = nn.Sequential { { 'conv1', nn.Conv2d(1, 2, 3) }, { 'act', nn.ReLU() } }
+    fresh:load_state_dict(sd)
+    assert.is_true(torch.equal(fresh.conv1.weight, other.conv1.weight))
+    H.assert_error(function() nn.Sequential { { 'a', nn.ReLU() }, { 'a', nn.ReLU() } } end, 'name "a" is given twice')
+    H.assert_error(function() nn.Sequential { { 'forward', nn.ReLU() } } end, 'is reserved')
+    H.assert_error(function() nn.Sequential { { 'x.y', nn.ReLU() } } end, 'bad name "x.y"')
+    H.assert_error(function() nn.Sequential { nn.ReLU() } end, 'item 1 of a named list must be a {name, module} pair')
+  end)
+
   it('ModuleList and ModuleDict register their modules', function()
     local L, parent = torch.class('SpecListNet', 'nn.Module')
     function L:__init()

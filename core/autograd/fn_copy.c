@@ -88,13 +88,14 @@ int em_ag_check_inplace(em_tensor *self, const char *op)
 {
     if (!em_grad_enabled())
         return 0;
+    /* A view made a leaf by requires_grad_ counts as a leaf, whatever its base. */
+    if (self->requires_grad && em_is_leaf(self))
+        return em_error("%s: a leaf tensor that requires grad cannot be modified in place; "
+                        "do it under torch.no_grad (e.g. for a parameter update), or clone it first", op);
     em_tensor *b = self->base;
     if (b && b->requires_grad && em_is_leaf(b))
         return em_error("%s: a view of a leaf tensor that requires grad cannot be modified in place; "
                         "do it under torch.no_grad, or clone the leaf first", op);
-    if (!b && self->requires_grad && em_is_leaf(self))
-        return em_error("%s: a leaf tensor that requires grad cannot be modified in place; "
-                        "do it under torch.no_grad (e.g. for a parameter update), or clone it first", op);
     return 0;
 }
 

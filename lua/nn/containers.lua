@@ -119,15 +119,95 @@ end
 
 local Sequential, Module = torch.class('nn.Sequential', 'nn.Module')
 
--- nn.Sequential(a, b, c) or nn.Sequential():add(a):add(b)
+-- the position of a named item, or nil
+local function named_position(self, k)
+  local names = rawget(self, '_names')
+  if not names or type(k) ~= 'string' then return nil end
+  for i = 1, rawlen(self) do
+    if names[i] == k then return i end
+  end
+end
+
+local function check_item_name(self, name, what)
+  if type(name) ~= 'string' then error(('%s: a name must be a string, got %s'):format(what, type(name)), 4) end
+  if name == '' or name:find('.', 1, true) or name:sub(1, 1) == '_' then
+    error(('%s: bad name "%s" (empty, containing ".", or starting with "_")'):format(what, name), 4)
+  end
+  if Sequential[name] ~= nil or name == 'training' then
+    error(('%s: name "%s" is reserved (a method or field of Sequential)'):format(what, name), 4)
+  end
+  if named_position(self, name) then error(('%s: name "%s" is given twice'):format(what, name), 4) end
+end
+
+-- nn.Sequential(a, b, c), nn.Sequential():add(a):add(b) (Torch7), or named children
+-- in order, PyTorch's Sequential(OrderedDict(...)): nn.Sequential{{'conv1', m1},
+-- {'relu1', m2}}. Named items are reached by position (net[1]) and by name
+-- (net.conv1), and their names appear in state dicts ('conv1.weight').
 function Sequential:__init(...)
   Module.__init(self)
+  local first = ...
+  if select('#', ...) == 1 and type(first) == 'table' and not is_module(first) and getmetatable(first) == nil then
+    rawset(self, '_names', {})
+    for i, e in ipairs(first) do
+      if type(e) ~= 'table' or is_module(e) or #e ~= 2 then
+        error(('Sequential: item %d of a named list must be a {name, module} pair'):format(i), 3)
+      end
+      check_item_name(self, e[1], 'Sequential')
+      self:add(check_module(e[2], 'Sequential'))
+      rawget(self, '_names')[i] = e[1]
+    end
+    return
+  end
   for i = 1, select('#', ...) do
     self:add(check_module(select(i, ...), 'Sequential'))
   end
 end
 
 list_methods(Sequential, 'Sequential', check_module)
+
+-- names follow their items when positions shift
+local insert, remove = Sequential.insert, Sequential.remove
+function Sequential:insert(a, b)
+  local names = rawget(self, '_names')
+  local n = rawlen(self)
+  insert(self, a, b)
+  if names then
+    local index = math.type(a) == 'integer' and a or b or n + 1
+    if index < 0 then index = n + index + 1 end
+    for i = n, index, -1 do names[i + 1] = names[i] end
+    names[index] = nil
+  end
+  return self
+end
+function Sequential:remove(index)
+  local names = rawget(self, '_names')
+  local n = rawlen(self)
+  local v = remove(self, index)
+  if names then
+    if index == nil then index = n elseif index < 0 then index = n + index + 1 end
+    for i = index, n - 1 do names[i] = names[i + 1] end
+    names[n] = nil
+  end
+  return v
+end
+Sequential.pop = Sequential.remove
+
+-- net.name reads and replaces a named item
+function Sequential.__index(self, k)
+  local v = Sequential[k]
+  if v ~= nil then return v end
+  local i = named_position(self, k)
+  if i then return rawget(self, i) end
+end
+
+function Sequential.__newindex(self, k, v)
+  local i = named_position(self, k)
+  if i then
+    rawset(self, i, check_module(v, 'Sequential'))
+    return
+  end
+  Module.__newindex(self, k, v)
+end
 
 function Sequential:add(m)
   return self:append(m)

@@ -131,7 +131,7 @@ function Module:get_submodule(target)
   if target == '' then return m end
   for part in tostring(target):gmatch('[^.]+') do
     local v = rawget(m, tonumber(part) or part)
-    if v == nil then v = rawget(m, part) end
+    if v == nil then v = m[part] end -- a field, or a named position of a Sequential
     if not is_module(v) then
       error(('get_submodule: %s has no submodule "%s"'):format(class_name(m), part), 2)
     end
@@ -156,9 +156,12 @@ end
 local function named(list) return setmetatable(list, Named) end
 
 -- own entries of kind 'param' | 'buffer' | 'module', in key order
+-- A container may name its positions (a Sequential built from named pairs keeps
+-- position -> name in _names); other integer keys are named by their number.
 local function own(self, kind)
   local res = {}
   local bufs = rawget(self, '_buffers') or {}
+  local names = rawget(self, '_names')
   for _, k in ipairs(order(self)) do
     local v = rawget(self, k)
     if v ~= nil then
@@ -167,7 +170,7 @@ local function own(self, kind)
       elseif kind == 'buffer' and bufs[k] ~= nil and torch.isTensor(v) then
         res[#res + 1] = { key_name(k), v, bufs[k] }
       elseif kind == 'module' and is_module(v) then
-        res[#res + 1] = { key_name(k), v }
+        res[#res + 1] = { names and names[k] or key_name(k), v }
       end
     end
   end

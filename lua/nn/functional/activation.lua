@@ -1,7 +1,9 @@
 -- nn.functional activations, written with differentiable tensor ops (their
 -- gradients come from autograd). Arguments follow PyTorch: positionally or as a
 -- trailing options table (F.leaky_relu(x, 0.2) or F.leaky_relu(x, {negative_slope=0.2})).
--- `inplace` is accepted for compatibility; the result is always a new tensor.
+-- With inplace=true the result is written into the input, which is returned (as
+-- PyTorch; under autograd the write is recorded like any in-place op, so a leaf
+-- that requires grad is refused). Except for relu the result is computed first.
 local torch = require 'torch'
 
 local F = {}
@@ -41,6 +43,18 @@ local function args(what, names, defaults, ...)
 end
 F._args = args
 
+-- Under autograd an in-place result is computed from a copy of x: its graph may
+-- save x, which the write would change.
+local function source(x, inplace)
+  if inplace == true and x.requires_grad and torch.is_grad_enabled() then return x:clone() end
+  return x
+end
+
+local function finish(x, r, inplace)
+  if inplace == true then return x:copy_(r) end
+  return r
+end
+
 -- where x <= lo: lo, x >= hi: hi, else x; the gradient passes only strictly
 -- inside (lo, hi), as PyTorch's hardtanh
 local function hardtanh(x, lo, hi)
@@ -49,14 +63,16 @@ end
 
 function F.relu(x, ...)
   check(x, 'relu')
-  args('relu', { 'inplace' }, { inplace = false }, ...)
+  local a = args('relu', { 'inplace' }, { inplace = false }, ...)
+  if a.inplace == true then return x:relu_() end
   return torch.relu(x)
 end
 
 function F.relu6(x, ...)
   check(x, 'relu6')
-  args('relu6', { 'inplace' }, { inplace = false }, ...)
-  return hardtanh(x, 0, 6)
+  local a = args('relu6', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  return finish(x, hardtanh(y, 0, 6), a.inplace)
 end
 
 function F.hardtanh(x, ...)
@@ -65,13 +81,15 @@ function F.hardtanh(x, ...)
   if a.min_val > a.max_val then
     error(('hardtanh: min_val (%g) cannot be greater than max_val (%g)'):format(a.min_val, a.max_val), 2)
   end
-  return hardtanh(x, a.min_val, a.max_val)
+  local y = source(x, a.inplace)
+  return finish(x, hardtanh(y, a.min_val, a.max_val), a.inplace)
 end
 
 function F.leaky_relu(x, ...)
   check(x, 'leaky_relu')
   local a = args('leaky_relu', { 'negative_slope', 'inplace' }, { negative_slope = 0.01, inplace = false }, ...)
-  return torch.where(x:gt(0), x, x * a.negative_slope)
+  local y = source(x, a.inplace)
+  return finish(x, torch.where(y:gt(0), y, y * a.negative_slope), a.inplace)
 end
 
 -- prelu(x, weight): weight has 1 element or one per channel (dim 2 of x)
@@ -101,32 +119,37 @@ function F.rrelu(x, ...)
   check(x, 'rrelu')
   local a = args('rrelu', { 'lower', 'upper', 'training', 'inplace' },
     { lower = 1 / 8, upper = 1 / 3, training = false, inplace = false }, ...)
+  local y = source(x, a.inplace)
   if a.training then
     local noise = torch.empty(x:size(), { dtype = x.dtype }):uniform_(a.lower, a.upper)
-    return torch.where(x:ge(0), x, x * noise)
+    return finish(x, torch.where(y:ge(0), y, y * noise), a.inplace)
   end
-  return torch.where(x:ge(0), x, x * ((a.lower + a.upper) / 2))
+  return finish(x, torch.where(y:ge(0), y, y * ((a.lower + a.upper) / 2)), a.inplace)
 end
 
 function F.elu(x, ...)
   check(x, 'elu')
   local a = args('elu', { 'alpha', 'inplace' }, { alpha = 1.0, inplace = false }, ...)
-  return torch.where(x:gt(0), x, (x:clamp({ max = 0 }):exp() - 1) * a.alpha)
+  local y = source(x, a.inplace)
+  return finish(x, torch.where(y:gt(0), y, (y:clamp({ max = 0 }):exp() - 1) * a.alpha), a.inplace)
 end
 
 local SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 function F.selu(x, ...)
   check(x, 'selu')
-  args('selu', { 'inplace' }, { inplace = false }, ...)
-  return torch.where(x:gt(0), x * SELU_SCALE, (x:clamp({ max = 0 }):exp() - 1) * (SELU_ALPHA * SELU_SCALE))
+  local a = args('selu', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  local neg = (y:clamp({ max = 0 }):exp() - 1) * (SELU_ALPHA * SELU_SCALE)
+  return finish(x, torch.where(y:gt(0), y * SELU_SCALE, neg), a.inplace)
 end
 
 function F.celu(x, ...)
   check(x, 'celu')
   local a = args('celu', { 'alpha', 'inplace' }, { alpha = 1.0, inplace = false }, ...)
   if a.alpha == 0 then error('celu: alpha cannot be 0', 2) end
-  return torch.where(x:gt(0), x, ((x:clamp({ max = 0 }) / a.alpha):exp() - 1) * a.alpha)
+  local y = source(x, a.inplace)
+  return finish(x, torch.where(y:gt(0), y, ((y:clamp({ max = 0 }) / a.alpha):exp() - 1) * a.alpha), a.inplace)
 end
 
 -- gelu(x, {approximate='none'|'tanh'})
@@ -144,8 +167,9 @@ end
 
 function F.silu(x, ...)
   check(x, 'silu')
-  args('silu', { 'inplace' }, { inplace = false }, ...)
-  return x * torch.sigmoid(x)
+  local a = args('silu', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  return finish(x, y * torch.sigmoid(y), a.inplace)
 end
 
 -- softplus(x, {beta=1, threshold=20}): log(1 + exp(beta x)) / beta, x itself
@@ -160,8 +184,9 @@ end
 
 function F.mish(x, ...)
   check(x, 'mish')
-  args('mish', { 'inplace' }, { inplace = false }, ...)
-  return x * torch.tanh(F.softplus(x))
+  local a = args('mish', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  return finish(x, y * torch.tanh(F.softplus(y)), a.inplace)
 end
 
 function F.sigmoid(x)
@@ -176,14 +201,16 @@ end
 
 function F.hardsigmoid(x, ...)
   check(x, 'hardsigmoid')
-  args('hardsigmoid', { 'inplace' }, { inplace = false }, ...)
-  return hardtanh(x + 3, 0, 6) / 6
+  local a = args('hardsigmoid', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  return finish(x, hardtanh(y + 3, 0, 6) / 6, a.inplace)
 end
 
 function F.hardswish(x, ...)
   check(x, 'hardswish')
-  args('hardswish', { 'inplace' }, { inplace = false }, ...)
-  return x * hardtanh(x + 3, 0, 6) / 6
+  local a = args('hardswish', { 'inplace' }, { inplace = false }, ...)
+  local y = source(x, a.inplace)
+  return finish(x, y * hardtanh(y + 3, 0, 6) / 6, a.inplace)
 end
 
 function F.softsign(x)
@@ -218,7 +245,8 @@ function F.threshold(x, ...)
   if type(a.threshold) ~= 'number' or type(a.value) ~= 'number' then
     error('threshold: expected numbers threshold and value (threshold(x, threshold, value))', 2)
   end
-  return torch.where(x:gt(a.threshold), x, a.value)
+  local y = source(x, a.inplace)
+  return finish(x, torch.where(y:gt(a.threshold), y, a.value), a.inplace)
 end
 
 -- logsigmoid(x) = -softplus(-x), stable for large |x|
