@@ -79,11 +79,15 @@ describe('nn.functional pooling', function()
     H.assert_close(gg:sum(), { 2 * 9 }, { atol = 1e-12 })
   end)
 
-  it('average pooling refuses create_graph with a clear error', function()
-    local x = torch.randn(1, 1, 4, 4, { requires_grad = true })
-    local y = F.avg_pool2d(x, 2)
-    H.assert_error(function() torch.autograd.grad({ (y * y):sum() }, { x }, { create_graph = true }) end,
-      'avg_pool2d: double backward is not supported')
+  it('average pooling has second derivatives (gradgradcheck)', function()
+    local ggc = torch.autograd.gradgradcheck
+    local function x64(...) return torch.randn({ ... }, { dtype = 'float64', requires_grad = true }) end
+    -- squared so the second derivative is not zero
+    assert.is_true(ggc(function(x) return F.avg_pool2d(x, 3, { stride = 2, padding = 1, ceil_mode = true,
+        count_include_pad = false }) ^ 2 end, { x64(1, 2, 6, 5) }))
+    assert.is_true(ggc(function(x) return F.avg_pool1d(x, 3, { divisor_override = 2 }) ^ 2 end, { x64(2, 3, 7) }))
+    assert.is_true(ggc(function(x) return F.adaptive_avg_pool2d(x, { 3, 2 }) ^ 2 end, { x64(2, 7, 5) }))
+    assert.is_true(ggc(function(x) return F.adaptive_avg_pool1d(x, 3) end, { x64(2, 2, 7) }))
   end)
 
   it('float64 matches float32 and 3-d inputs pool per plane', function()

@@ -1,6 +1,6 @@
 /* Differentiable convolution (core/conv.h): one node for conv and transposed conv
- * whose backward runs the convolution kernels. First order only: under
- * create_graph its backward raises a clear error. */
+ * whose backward runs the convolution kernels; under create_graph the backward
+ * is itself made of differentiable convolutions (any order). */
 #ifndef EM_FN_CONV_H
 #define EM_FN_CONV_H
 

@@ -45,6 +45,36 @@ static em_tensor *move_differentiable(const pool_ctx *c, em_tensor *g, em_tensor
     return out;
 }
 
+/* create_graph through average pooling: its backward is linear in the output's
+ * gradient g, and the adjoint of that backward is the pooling itself, so the
+ * gradient is recorded as an op whose own backward pools again. */
+typedef struct avg_bwd_ctx {
+    pool_ctx c;
+    int64_t osize[2]; /* adaptive: the pooled sizes (g's last nsp dims) */
+} avg_bwd_ctx;
+
+static int avg_bwd_backward(em_node *n, em_tensor **go, em_tensor **gi)
+{
+    const avg_bwd_ctx *a = n->ctx;
+    gi[0] = a->c.op == EM_POOL_AVG_BWD ? em_ag_avg_pool(go[0], a->c.nsp, &a->c.p)
+                                       : em_ag_adaptive_avg_pool(go[0], a->c.nsp, a->osize);
+    return gi[0] ? 0 : -1;
+}
+
+static em_tensor *avg_backward_differentiable(const pool_ctx *c, em_tensor *g)
+{
+    em_tensor *r = em_pool_apply(c->name, c->op, g, NULL, c->ndim, c->sizes, c->nsp, &c->p);
+    if (!r || !em_ag_wants(g))
+        return r;
+    avg_bwd_ctx a;
+    memset(&a, 0, sizeof a);
+    a.c = *c;
+    for (int i = 0; i < c->nsp; i++)
+        a.osize[i] = g->sizes[g->ndim - c->nsp + i];
+    return em_ag_record1(c->op == EM_POOL_AVG_BWD ? "AvgPoolBackwardBackward" : "AdaptiveAvgPoolBackwardBackward",
+                         avg_bwd_backward, g, r, &a, sizeof a);
+}
+
 static int pool_backward(em_node *n, em_tensor **go, em_tensor **gi)
 {
     const pool_ctx *c = n->ctx;
@@ -52,11 +82,7 @@ static int pool_backward(em_node *n, em_tensor **go, em_tensor **gi)
     if (n->n_saved > 0 && !(idx = em_node_saved(n, 0)))
         return -1;
     if (em_grad_enabled()) { /* create_graph */
-        if (!idx) {
-            return em_error("%s: double backward is not supported (create_graph through average pooling)",
-                            c->name);
-        }
-        gi[0] = move_differentiable(c, go[0], idx);
+        gi[0] = idx ? move_differentiable(c, go[0], idx) : avg_backward_differentiable(c, go[0]);
     } else {
         gi[0] = em_pool_apply(c->name, c->op, go[0], idx, c->ndim, c->sizes, c->nsp, &c->p);
     }
