@@ -400,14 +400,18 @@ function Transformer:__init(...)
     layer_norm_eps = a.layer_norm_eps, batch_first = a.batch_first, norm_first = a.norm_first, bias = a.bias,
     dtype = a.dtype, device = a.device }
   if a.custom_encoder ~= nil then
-    check_norm(W .. ': custom_encoder', a.custom_encoder)
+    if not nn.is_module(a.custom_encoder) then
+      error(('%s: custom_encoder must be a module, got %s'):format(W, torch.type(a.custom_encoder)), 2)
+    end
     self.encoder = a.custom_encoder
   else
     self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(a.d_model, a.nhead, lo), a.num_encoder_layers,
       { norm = layer_norm_of(a) })
   end
   if a.custom_decoder ~= nil then
-    check_norm(W .. ': custom_decoder', a.custom_decoder)
+    if not nn.is_module(a.custom_decoder) then
+      error(('%s: custom_decoder must be a module, got %s'):format(W, torch.type(a.custom_decoder)), 2)
+    end
     self.decoder = a.custom_decoder
   else
     self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(a.d_model, a.nhead, lo), a.num_decoder_layers,
