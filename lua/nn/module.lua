@@ -404,6 +404,38 @@ function Module:type(t)
   return self:to(t)
 end
 
+-- ---- copying ----
+
+-- clone(): a deep copy of the module (Torch7's clone, PyTorch's copy.deepcopy):
+-- submodules, parameters and buffers are new, with the same values; a tensor or
+-- table reached twice is copied once, so sharing inside the module is kept.
+-- Parameters stay parameters with their requires_grad; gradients are not copied.
+-- Functions, classes (metatables) and other userdata are shared.
+function Module:clone()
+  local memo = {}
+  local function copy(v)
+    if memo[v] ~= nil then return memo[v] end
+    if torch.isTensor(v) then
+      local c = torch.no_grad(function() return v:detach():clone() end)
+      if is_param(v) then
+        c = Parameter(c, v.requires_grad)
+      elseif v.requires_grad then
+        c:requires_grad_(true)
+      end
+      memo[v] = c
+      return c
+    end
+    if type(v) ~= 'table' then return v end
+    if rawget(v, '__index') == v or rawget(v, '__typename') ~= nil then return v end -- a class
+    local mt = getmetatable(v)
+    local c = {}
+    memo[v] = c
+    for k, x in next, v do rawset(c, copy(k), copy(x)) end
+    return setmetatable(c, mt)
+  end
+  return copy(self)
+end
+
 -- ---- state dicts ----
 
 -- an ordered table: pairs() walks it in insertion order
