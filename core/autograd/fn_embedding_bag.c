@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../view.h"
 #include "functions.h"
 
 typedef struct bag_ctx {
@@ -34,6 +35,13 @@ static int bag_backward(em_node *n, em_tensor **go, em_tensor **gi)
     ok = ok && em_embedding_bag_backward(&s, w, c->mode, c->padding_idx, c->include_last_offset,
                                          c->scale_grad_by_freq, go[0], need_w ? &gi[NEXT_WEIGHT] : NULL,
                                          need_p ? &gi[NEXT_PSW] : NULL) == 0;
+    if (ok && need_p && !c->has_offsets) { /* per_sample_weights of a 2-d input: (B, L) */
+        int64_t sz[2] = { c->nbags, c->bag_len };
+        em_tensor *r = em_view(gi[NEXT_PSW], 2, sz);
+        em_tensor_release(gi[NEXT_PSW]);
+        gi[NEXT_PSW] = r;
+        ok = r != NULL;
+    }
     em_bag_saved_clear(&s);
     em_tensor_release(w);
     return ok ? 0 : -1;

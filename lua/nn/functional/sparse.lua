@@ -77,6 +77,9 @@ function F.embedding_bag(input, weight, ...)
       .. (torch.is_tensor(weight) and (weight:dim() .. '-d') or torch.type(weight)), 2)
   end
   if a.sparse then error('embedding_bag: sparse gradients (sparse=true) are not supported', 2) end
+  if a.mode == 'max' and a.scale_grad_by_freq then
+    error("embedding_bag: mode 'max' does not support scale_grad_by_freq", 2)
+  end
   if input:is_floating_point() or input.dtype == 'bool' then
     error('embedding_bag: expected integer (int64) indices, got ' .. input.dtype, 2)
   end
