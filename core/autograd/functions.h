@@ -8,6 +8,7 @@
 #include "fn_conv.h"
 #include "fn_copy.h"
 #include "fn_elementwise.h"
+#include "fn_embedding_bag.h"
 #include "fn_index.h"
 #include "fn_linalg.h"
 #include "fn_loss.h"
