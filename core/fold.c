@@ -84,7 +84,7 @@ em_tensor *em_im2col(em_tensor *x, const em_fold_params *p)
     const char *op = "unfold";
     char b[EM_SHAPE_BUF], b1[48], b2[48], b3[48];
     if (x->ndim != 3 && x->ndim != 4)
-        return em_error("%s: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got %d-D %s", op, x->ndim,
+        return em_error("%s: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got %d-D (%s)", op, x->ndim,
                         em_tensor_shape_str(x, b, sizeof b)),
                NULL;
     if (check_dtype(op, x) < 0 || check_params(op, p) < 0)
@@ -92,7 +92,7 @@ em_tensor *em_im2col(em_tensor *x, const em_fold_params *p)
     int b0 = x->ndim - 3;
     int64_t n = b0 ? x->sizes[0] : 1, c = x->sizes[b0], img[2] = { x->sizes[b0 + 1], x->sizes[b0 + 2] };
     if (c == 0 || img[0] == 0 || img[1] == 0)
-        return em_error("%s: expected non-empty channel and spatial dims, got input %s", op,
+        return em_error("%s: expected non-empty channel and spatial dims, got input (%s)", op,
                         em_tensor_shape_str(x, b, sizeof b)),
                NULL;
     int64_t nb[2];
@@ -118,8 +118,8 @@ em_tensor *em_col2im(em_tensor *x, const int64_t *osize, const em_fold_params *p
     const char *op = "fold";
     char b[EM_SHAPE_BUF], b1[48], b2[48], b3[48], b4[48];
     if (x->ndim != 2 && x->ndim != 3)
-        return em_error("%s: expected a 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L) input, got %d-D %s", op, x->ndim,
-                        em_tensor_shape_str(x, b, sizeof b)),
+        return em_error("%s: expected a 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L) input, got %d-D (%s)", op,
+                        x->ndim, em_tensor_shape_str(x, b, sizeof b)),
                NULL;
     if (check_dtype(op, x) < 0 || check_params(op, p) < 0)
         return NULL;

@@ -38,22 +38,22 @@ static int geometry(const em_tensor *x, const em_tensor *grid, const em_grid_par
 {
     char b[EM_SHAPE_BUF], b2[EM_SHAPE_BUF];
     if (x->ndim != 4 && x->ndim != 5)
-        return em_error("grid_sample: expected a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got %d-D %s",
+        return em_error("grid_sample: expected a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) input, got %d-D (%s)",
                         x->ndim, em_tensor_shape_str(x, b, sizeof b));
     int nsp = x->ndim - 2;
     if (grid->ndim != x->ndim)
-        return em_error("grid_sample: expected a %d-D grid for a %d-D input, got %d-D grid %s", x->ndim, x->ndim,
+        return em_error("grid_sample: expected a %d-D grid for a %d-D input, got %d-D grid (%s)", x->ndim, x->ndim,
                         grid->ndim, em_tensor_shape_str(grid, b, sizeof b));
     if (grid->sizes[grid->ndim - 1] != nsp)
         return em_error("grid_sample: expected grid to have size %d in its last dimension for a %d-D input, got "
-                        "grid %s",
+                        "grid (%s)",
                         nsp, x->ndim, em_tensor_shape_str(grid, b, sizeof b));
     if (grid->sizes[0] != x->sizes[0])
-        return em_error("grid_sample: expected grid and input to have the same batch size, got input %s and "
-                        "grid %s",
+        return em_error("grid_sample: expected grid and input to have the same batch size, got input (%s) and "
+                        "grid (%s)",
                         em_tensor_shape_str(x, b, sizeof b), em_tensor_shape_str(grid, b2, sizeof b2));
     if (p->mode == EM_GRID_BICUBIC && nsp != 2)
-        return em_error("grid_sample: bicubic interpolation only supports 4-D input, got %d-D %s", x->ndim,
+        return em_error("grid_sample: bicubic interpolation only supports 4-D input, got %d-D (%s)", x->ndim,
                         em_tensor_shape_str(x, b, sizeof b));
     if (x->dtype != EM_FLOAT32 && x->dtype != EM_FLOAT64)
         return em_error("grid_sample: expected a float32 or float64 input, got %s", em_dtype_name(x->dtype));
@@ -65,7 +65,7 @@ static int geometry(const em_tensor *x, const em_tensor *grid, const em_grid_par
         return em_error("grid_sample: input and grid must be on the same device");
     for (int d = 2; d < x->ndim; d++)
         if (x->sizes[d] == 0)
-            return em_error("grid_sample: expected input to have non-empty spatial dimensions, got input %s",
+            return em_error("grid_sample: expected input to have non-empty spatial dimensions, got input (%s)",
                             em_tensor_shape_str(x, b, sizeof b));
     memset(g, 0, sizeof *g);
     g->dtype = x->dtype;
