@@ -70,6 +70,27 @@ describe('nn.functional vision', function()
     H.assert_close(F.grid_sample(x, grid, 'nearest', 'border'), t.border)
   end)
 
+  it('grid_sample: huge grid values follow PyTorch, non-finite ones do not crash', function()
+    local x = torch.arange(1, 7, { dtype = 'float32' }):reshape(1, 1, 2, 3)
+    local g = torch.tensor({ { { { 1e30, -1e30 }, { -1e30, 1e30 } } } }, { dtype = 'float32' })
+    -- PyTorch 1.13. (Reflection of 1e30 is left out: PyTorch's vectorised 2-d kernel
+    -- reflects with trunc(|x| / span) * span, which loses all precision there.)
+    local want = { zeros = { 0, 0 }, border = { 3, 4 } }
+    for pad, w in pairs(want) do
+      for _, mode in ipairs { 'bilinear', 'nearest', 'bicubic' } do
+        local y = F.grid_sample(x, g, { mode = mode, padding_mode = pad })
+        H.assert_close(y:reshape(-1), torch.tensor(w, { dtype = 'float32' }))
+      end
+    end
+    local bad = torch.tensor({ { { { 1 / 0, 0 }, { 0 / 0, -1 / 0 } } } }, { dtype = 'float32' })
+    for _, pad in ipairs { 'zeros', 'border', 'reflection' } do
+      for _, mode in ipairs { 'bilinear', 'nearest', 'bicubic' } do
+        local xx, gg = x:clone():requires_grad_(), bad:clone():requires_grad_()
+        F.grid_sample(xx, gg, { mode = mode, padding_mode = pad }):sum():backward()
+      end
+    end
+  end)
+
   for k, c in ipairs(fx.affine) do
     it(('affine_grid %d: size %s align_corners=%s'):format(k, size_str(c.size), tostring(c.align_corners)), function()
       local theta = H.tensor(c.theta):requires_grad_()
