@@ -9,6 +9,8 @@
 #include "fn_copy.h"
 #include "fn_elementwise.h"
 #include "fn_embedding_bag.h"
+#include "fn_fold.h"
+#include "fn_grid_sample.h"
 #include "fn_index.h"
 #include "fn_linalg.h"
 #include "fn_loss.h"

@@ -26,6 +26,7 @@
 #include "../alloc.h"
 #include "../conv.h"
 #include "../error.h"
+#include "../fold.h"
 #include "../iter.h"
 #include "cpu.h"
 
@@ -992,8 +993,36 @@ done:
     return rc;
 }
 
+/* im2col / col2im (core/fold.h): the column builders on one channel per plane, all
+ * columns at once; planes run one per thread. col2im zeroes its plane first. */
+static int cpu_fold(const em_conv_geom *g, int64_t planes, bool to_cols, const void *src, void *dst)
+{
+    conv_plan p;
+    memset(&p, 0, sizeof p);
+    p.g = g;
+    p.cg = p.og = 1;
+    p.kk = g->k[0] * g->k[1] * g->k[2];
+    p.r = p.kk;
+    p.is = g->in[0] * g->in[1] * g->in[2];
+    p.os = g->out[0] * g->out[1] * g->out[2];
+    p.tw = p.os;
+    p.es = g->dtype == EM_FLOAT32 ? sizeof(float) : sizeof(double);
+    const int64_t cs = p.r * p.os; /* one plane's columns */
+#pragma omp parallel for schedule(static) if (planes > 1 && planes * cs > 32768)
+    for (int64_t i = 0; i < planes; i++) {
+        if (to_cols) {
+            vol2col(&p, at(src, i * p.is, p.es), 0, p.os, at_mut(dst, i * cs, p.es));
+        } else {
+            memset(at_mut(dst, i * p.is, p.es), 0, (size_t)p.is * p.es);
+            col2vol(&p, at(src, i * cs, p.es), 0, p.os, at_mut(dst, i * p.is, p.es));
+        }
+    }
+    return 0;
+}
+
 void em_cpu_register_conv(em_backend *be)
 {
+    be->kernels[EM_K_FOLD] = (em_kernel_fn)cpu_fold;
     be->kernels[EM_K_CONV_FWD] = (em_kernel_fn)cpu_conv_fwd;
     be->kernels[EM_K_CONV_BWD_INPUT] = (em_kernel_fn)cpu_conv_bwd_input;
     be->kernels[EM_K_CONV_BWD_WEIGHT] = (em_kernel_fn)cpu_conv_bwd_weight;
