@@ -86,6 +86,7 @@ void emL_open_cuda(lua_State *L, int methods, int module, int meta);
 void emL_open_autograd(lua_State *L, int methods, int module, int meta);
 void emL_open_pool(lua_State *L, int methods, int module, int meta);
 void emL_open_loss(lua_State *L, int methods, int module, int meta);
+void emL_open_ctc(lua_State *L, int methods, int module, int meta);
 void emL_open_conv(lua_State *L, int methods, int module, int meta);
 
 /* x[key] and x[key] = v for non-string keys (bindings/lua_index.c). */

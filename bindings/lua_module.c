@@ -88,6 +88,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_autograd(L, methods, module, meta);
     emL_open_pool(L, methods, module, meta);
     emL_open_loss(L, methods, module, meta);
+    emL_open_ctc(L, methods, module, meta);
     emL_open_conv(L, methods, module, meta);
 
     lua_pushvalue(L, methods);

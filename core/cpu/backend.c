@@ -19,5 +19,6 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_sort(be);
     em_cpu_register_pool(be);
     em_cpu_register_loss(be);
+    em_cpu_register_ctc(be);
     em_cpu_register_conv(be);
 }

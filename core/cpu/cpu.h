@@ -18,6 +18,7 @@ void em_cpu_register_scan(em_backend *be);
 void em_cpu_register_sort(em_backend *be);
 void em_cpu_register_pool(em_backend *be);
 void em_cpu_register_loss(em_backend *be);
+void em_cpu_register_ctc(em_backend *be);
 void em_cpu_register_conv(em_backend *be);
 
 /* Direct float32/float64 GEMM for kernels that call BLAS on their own buffers
