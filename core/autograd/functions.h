@@ -7,6 +7,7 @@
 
 #include "fn_conv.h"
 #include "fn_copy.h"
+#include "fn_ctc.h"
 #include "fn_elementwise.h"
 #include "fn_embedding_bag.h"
 #include "fn_fold.h"

@@ -20,6 +20,7 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_pool(be);
     em_cpu_register_loss(be);
     em_cpu_register_embedding_bag(be);
+    em_cpu_register_ctc(be);
     em_cpu_register_conv(be);
     em_cpu_register_grid_sample(be);
 }

@@ -19,6 +19,7 @@ void em_cpu_register_sort(em_backend *be);
 void em_cpu_register_pool(em_backend *be);
 void em_cpu_register_loss(em_backend *be);
 void em_cpu_register_embedding_bag(em_backend *be);
+void em_cpu_register_ctc(em_backend *be);
 void em_cpu_register_conv(em_backend *be);
 void em_cpu_register_grid_sample(em_backend *be);
 

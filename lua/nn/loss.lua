@@ -6,7 +6,6 @@
 -- is 'none'); the module keeps only `reduction`. Class weights (weight,
 -- pos_weight) are buffers, so they follow :to() and appear in state_dict. As in
 -- PyTorch, losses print without arguments: MSELoss().
--- CTCLoss is not written yet.
 local torch = require 'torch'
 local nn = require 'nn'
 local F = require 'nn.functional'
@@ -27,11 +26,12 @@ local function legacy_reduction(what, a)
   return r
 end
 
--- define(name, fn, names, defaults, nin, buffers): a loss module whose forward takes
--- nin tensors and calls F[fn](t1, ..., tnin, options); `names` are the constructor's
+-- define(name, fn, names, defaults, nin, buffers, ntensors): a loss module whose
+-- forward takes nin arguments and calls F[fn](a1, ..., anin, options); the first
+-- ntensors of them (default nin) must be tensors; `names` are the constructor's
 -- arguments in PyTorch's order; those in `buffers` are registered as buffers, the
 -- other options (not size_average / reduce) are fields passed to F.
-local function define(name, fn, names, defaults, nin, buffers)
+local function define(name, fn, names, defaults, nin, buffers, ntensors)
   local class, Module = torch.class('nn.' .. name, 'nn.Module')
   local f = F[fn]
   buffers = buffers or {}
@@ -58,7 +58,7 @@ local function define(name, fn, names, defaults, nin, buffers)
     if n ~= nin then
       error(('%s: expected %d tensor arguments, got %d'):format(name, nin, n), 2)
     end
-    for i = 1, nin do
+    for i = 1, ntensors or nin do
       local t = select(i, ...)
       if not torch.isTensor(t) then
         error(('%s: argument %d must be a tensor, got %s'):format(name, i, torch.type(t)), 2)
@@ -72,8 +72,13 @@ local function define(name, fn, names, defaults, nin, buffers)
       local x, t = ...
       return f(x, t, o)
     end
-    local x, y, z = ...
-    return f(x, y, z, o)
+    if nin == 3 then
+      local x, y, z = ...
+      return f(x, y, z, o)
+    end
+    local args = table.pack(...)
+    args[nin + 1] = o
+    return f(table.unpack(args, 1, nin + 1))
   end
   classes[name] = class
   return class
@@ -114,5 +119,10 @@ define('MultiMarginLoss', 'multi_margin_loss', with({ 'p', 'margin', 'weight' },
   { 'weight' })
 define('TripletMarginLoss', 'triplet_margin_loss', with({ 'margin', 'p', 'eps', 'swap' }, SR),
   { margin = 1.0, p = 2.0, eps = 1e-6, swap = false }, 3)
+-- CTCLoss(blank=1, reduction='mean', zero_infinity=false): forward(log_probs, targets,
+-- input_lengths, target_lengths), the lengths as integer tensors or Lua tables. Labels
+-- and blank are 1-based (PyTorch's blank=0 is Ember's blank=1).
+define('CTCLoss', 'ctc_loss', { 'blank', 'reduction', 'zero_infinity', 'size_average', 'reduce' },
+  { blank = 1, zero_infinity = false }, 4, nil, 2)
 
 return classes

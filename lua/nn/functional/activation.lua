@@ -302,4 +302,32 @@ function F.glu(x, dim)
   return x:narrow(d, 1, h) * torch.sigmoid(x:narrow(d, h + 1, h))
 end
 
+-- gumbel_softmax(logits, {tau=1, hard=false, dim=-1}) (or positionally tau, hard, eps,
+-- dim as PyTorch; eps is unused there too): a sample from the Gumbel-softmax
+-- distribution, softmax((logits + g) / tau) along dim (1-based, default the last)
+-- with g = -log(E), E ~ Exponential(1) from the default generator (torch.manual_seed
+-- makes it repeat). hard=true returns the one-hot of the sample's argmax whose
+-- gradient is the soft sample's (straight-through: y_hard - y_soft:detach() + y_soft).
+function F.gumbel_softmax(logits, ...)
+  check(logits, 'gumbel_softmax')
+  local a = args('gumbel_softmax', { 'tau', 'hard', 'eps', 'dim' }, { tau = 1, hard = false, eps = 1e-10, dim = -1 },
+    ...)
+  if math.type(a.dim) ~= 'integer' then
+    error(('gumbel_softmax: dim must be an integer, got %s'):format(tostring(a.dim)), 2)
+  end
+  if type(a.hard) ~= 'boolean' then error('gumbel_softmax: hard must be a boolean, got ' .. type(a.hard), 2) end
+  if not (a.tau > 0) then error('gumbel_softmax: tau must be positive, got ' .. tostring(a.tau), 2) end
+  local nd = math.max(logits:dim(), 1)
+  local d = a.dim < 0 and nd + a.dim + 1 or a.dim
+  if d < 1 or d > nd then
+    error(('gumbel_softmax: dim %d is out of range for a %d-d input'):format(a.dim, logits:dim()), 2)
+  end
+  local gumbels = -torch.empty_like(logits, { requires_grad = false }):exponential_():log()
+  local y_soft = torch.softmax((logits + gumbels) / a.tau, d)
+  if not a.hard then return y_soft end
+  local index = y_soft:detach():argmax(d, { keepdim = true })
+  local y_hard = torch.zeros_like(logits, { requires_grad = false }):scatter(d, index, 1.0)
+  return y_hard - y_soft:detach() + y_soft
+end
+
 return F

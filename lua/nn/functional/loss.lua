@@ -1,7 +1,7 @@
--- nn.functional losses. cross_entropy and nll_loss are fused C kernels
--- (torch.cross_entropy / torch.nll_loss) for 1-based class targets; class
--- probability targets, and the regression and binary losses, are composed here
--- from differentiable tensor ops. Options are a trailing table with PyTorch's
+-- nn.functional losses. cross_entropy, nll_loss and ctc_loss are fused C kernels
+-- (torch.cross_entropy / torch.nll_loss / torch.ctc_loss) for 1-based class
+-- targets; class probability targets, and the regression and binary losses, are
+-- composed here from differentiable tensor ops. Options are a trailing table with PyTorch's
 -- names: {reduction='mean'|'sum'|'none', weight=, ...}; the legacy
 -- {size_average=, reduce=} of old tutorials maps as PyTorch maps it
 -- ({size_average=false} means 'sum', {reduce=false} means 'none').
@@ -94,6 +94,49 @@ function F.nll_loss(input, target, o)
   local r = reduction_of('nll_loss', o)
   check_pair('nll_loss', input, target, false)
   return torch.nll_loss(input, target, { weight = o.weight, ignore_index = o.ignore_index, reduction = r })
+end
+
+-- ctc_loss(log_probs, targets, input_lengths, target_lengths, {blank=1, reduction='mean',
+-- zero_infinity=false}): the connectionist temporal classification loss (C kernel
+-- torch.ctc_loss). log_probs (T, N, C) or unbatched (T, C) are log_softmax outputs (the
+-- gradient assumes it, as PyTorch's does); targets (N, S) padded or 1-D concatenated
+-- (sum(target_lengths)) hold 1-BASED class labels 1..C, never the blank; blank is 1-based
+-- too and defaults to 1 (PyTorch's blank=0). input_lengths / target_lengths: integer
+-- tensors or Lua tables of N integers (a number for unbatched input). 'mean' divides
+-- each loss by its target length, then averages over the batch. A target that cannot
+-- be aligned within its input length gives inf (0, with a zero gradient, when
+-- zero_infinity=true; otherwise its gradient is NaN, as in PyTorch).
+local function lengths_of(what, v)
+  if torch.is_tensor(v) then return v end
+  if math.type(v) == 'integer' then return torch.tensor(v) end
+  if type(v) ~= 'table' then
+    error(('CTCLoss: expected %s as an integer tensor or a table of integers, got %s'):format(what,
+      math.type(v) or type(v)), 3)
+  end
+  for i = 1, #v do
+    if math.type(v[i]) ~= 'integer' then
+      error(('CTCLoss: %s must hold integers, got %s at position %d'):format(what, tostring(v[i]), i), 3)
+    end
+  end
+  if #v == 0 then return torch.empty(0, { dtype = 'int64' }) end
+  return torch.tensor(v, { dtype = 'int64' })
+end
+
+function F.ctc_loss(log_probs, targets, input_lengths, target_lengths, o)
+  o = opts_of('ctc_loss', o)
+  local r = reduction_of('CTCLoss', o)
+  if not torch.is_tensor(log_probs) then
+    error('CTCLoss: expected a tensor of log_probs, got ' .. torch.type(log_probs), 2)
+  end
+  if not torch.is_tensor(targets) then
+    error('CTCLoss: expected a tensor of targets, got ' .. torch.type(targets), 2)
+  end
+  local zi = o.zero_infinity
+  if zi ~= nil and type(zi) ~= 'boolean' then
+    error('CTCLoss: zero_infinity must be a boolean, got ' .. type(zi), 2)
+  end
+  return torch.ctc_loss(log_probs, targets, lengths_of('input_lengths', input_lengths),
+    lengths_of('target_lengths', target_lengths), { blank = o.blank, reduction = r, zero_infinity = zi })
 end
 
 -- ---- regression ----
