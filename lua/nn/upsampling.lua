@@ -36,7 +36,6 @@ function Upsample:_setup(name, a)
     error(name .. ': exactly one of size and scale_factor must be given', 4)
   end
   if type(a.mode) ~= 'string' then error(name .. ': mode must be a string, got ' .. type(a.mode), 4) end
-  self.name = name
   self.size = a.size
   self.scale_factor = as_float(a.scale_factor)
   self.mode = a.mode
@@ -45,7 +44,8 @@ function Upsample:_setup(name, a)
 end
 
 function Upsample:forward(x)
-  return F._interpolate(self.name or 'Upsample', x, { size = self.size, scale_factor = self.scale_factor,
+  local name = torch.type(self):gsub('^nn%.', '')
+  return F._interpolate(name, x, { size = self.size, scale_factor = self.scale_factor,
     mode = self.mode, align_corners = self.align_corners, recompute_scale_factor = self.recompute_scale_factor })
 end
 
