@@ -18,6 +18,7 @@
 #include "fn_pool.h"
 #include "fn_reduce.h"
 #include "fn_shape.h"
+#include "fn_upsample.h"
 #include "fn_view.h"
 
 #endif
