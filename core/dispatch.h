@@ -46,6 +46,8 @@ typedef enum em_kernel_id {
     EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
     EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */
     EM_K_CONV_BWD_WEIGHT, /* em_conv_bwd_weight_kernel */
+    /* optimizers */
+    EM_K_OPTIM,           /* em_optim_kernel (core/optim.h) */
     /* room for later families (conv, pooling, optimizer steps, ...) */
     EM_K_COUNT = 64
 } em_kernel_id;
