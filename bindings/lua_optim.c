@@ -35,7 +35,7 @@ static double need_step(lua_State *L, int opts, const char *fn)
 {
     double step = need_number(L, opts, fn, "step");
     if (!(step >= 1))
-        luaL_error(L, "%s: option 'step' must be at least 1, got %g", fn, step);
+        luaL_error(L, "%s: option 'step' must be at least 1, got %f", fn, step);
     return step;
 }
 

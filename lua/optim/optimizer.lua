@@ -124,7 +124,7 @@ function Optimizer:__init(params, opts)
   for _, g in ipairs(params) do self:_add_group(g, 0) end
 end
 
-function Optimizer:_add_group(group, 0)
+function Optimizer:_add_group(group, level)
   local name = self:_name()
   if type(group) ~= 'table' or torch.isTensor(group) then
     error(('%s: a parameter group must be a table {params=...}, got %s'):format(name, torch.type(group)), 0)
