@@ -14,7 +14,7 @@ torch.manual_seed(0)
 local layers = {}
 for i = 1, 10 do layers[i] = nn.Linear(1000, 1000) end
 local model = nn.Sequential(table.unpack(layers))
-for _, p in ipairs(model:parameters()) do p.grad = torch.randn_like(p) end
+for _, p in ipairs(model:parameters()) do p.grad = torch.randn(p:size()) end
 
 local function time_steps(opt, n, warmup)
   n, warmup = n or 20, warmup or 3
