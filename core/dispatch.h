@@ -51,6 +51,8 @@ typedef enum em_kernel_id {
     EM_K_CONV_BWD_WEIGHT, /* em_conv_bwd_weight_kernel */
     EM_K_FOLD,            /* em_fold_kernel (core/fold.h): im2col / col2im */
     EM_K_GRID_SAMPLE,     /* em_grid_sample_kernel (core/grid_sample.h) */
+    /* optimizers */
+    EM_K_OPTIM,           /* em_optim_kernel (core/optim.h) */
     /* room for later families (conv, pooling, optimizer steps, ...) */
     EM_K_COUNT = 64
 } em_kernel_id;
