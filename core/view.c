@@ -398,3 +398,33 @@ em_tensor *em_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int
                         (long long)(t->storage->nbytes / (size_t)esize)), NULL;
     return make_view(t, ndim, sizes, strides, offset);
 }
+
+/* t:set_(src, offset, sizes, strides): t itself (the same tensor object) now views
+ * src's storage with the given geometry, checked as as_strided checks it. t's old
+ * storage reference is dropped; t stops being a view of any base. */
+int em_tensor_set_(em_tensor *t, const em_tensor *src, int64_t offset, int ndim, const int64_t *sizes,
+                   const int64_t *strides)
+{
+    if (t->dtype != src->dtype)
+        return em_error("set_: the source has dtype %s but the tensor has dtype %s", em_dtype_name(src->dtype),
+                        em_dtype_name(t->dtype));
+    if (!em_device_eq(em_tensor_device(t), em_tensor_device(src)))
+        return em_error("set_: the source is on another device than the tensor");
+    em_tensor *v = em_as_strided((em_tensor *)src, ndim, sizes, strides, offset);
+    if (!v)
+        return -1;
+    em_storage_retain(v->storage);
+    em_storage_release(t->storage);
+    t->storage = v->storage;
+    t->offset = v->offset;
+    t->ndim = v->ndim;
+    memcpy(t->sizes, v->sizes, sizeof t->sizes);
+    memcpy(t->strides, v->strides, sizeof t->strides);
+    if (t->base) {
+        em_tensor_release(t->base);
+        t->base = NULL;
+    }
+    em_tensor_release(v);
+    em_tensor_bump_version(t);
+    return 0;
+}
