@@ -22,6 +22,7 @@ int em_infer_size(const char *op, int64_t numel, int ndim, int64_t *sizes)
 {
     int infer = -1;
     int64_t known = 1;
+    bool overflow = false, zero = false;
     for (int i = 0; i < ndim; i++) {
         if (sizes[i] == -1) {
             if (infer >= 0)
@@ -29,11 +30,20 @@ int em_infer_size(const char *op, int64_t numel, int ndim, int64_t *sizes)
             infer = i;
         } else if (sizes[i] < 0) {
             return em_error("%s: invalid size %lld", op, (long long)sizes[i]);
+        } else if (sizes[i] == 0) {
+            zero = true;
+        } else if (known > INT64_MAX / sizes[i]) {
+            overflow = true; /* no tensor has that many elements */
         } else {
             known *= sizes[i];
         }
     }
+    if (zero)
+        known = 0;
     char buf[EM_SHAPE_BUF];
+    if (overflow && !zero)
+        return em_error("%s: shape %s is invalid for input of size %lld", op,
+                        em_shape_str(buf, sizeof buf, ndim, sizes), (long long)numel);
     if (infer >= 0) {
         if (known == 0 || numel % known != 0)
             return em_error("%s: shape %s is invalid for input of size %lld", op,
