@@ -2,6 +2,8 @@
  * (core/autograd/fn_view.c): dims and indices arrive 1-based. */
 #include "lua_ember.h"
 
+#include <string.h>
+
 #include "../core/autograd/functions.h"
 
 static int l_view(lua_State *L)
@@ -221,7 +223,43 @@ static int l_as_strided(lua_State *L)
     return 1;
 }
 
+/* t:set_(src [, storage_offset, sizes [, strides]]): t (the same object, keeping its
+ * autograd fields) views src's storage: with src's geometry, or from the 0-based
+ * storage offset with the given sizes and strides (contiguous by default). */
+static int l_set_(lua_State *L)
+{
+    em_tensor *t = emL_checktensor(L, 1), *src = emL_checktensor(L, 2);
+    int64_t sizes[EM_MAX_DIMS], strides[EM_MAX_DIMS];
+    int n = src->ndim;
+    int64_t off = src->offset;
+    memcpy(sizes, src->sizes, sizeof sizes);
+    memcpy(strides, src->strides, sizeof strides);
+    if (!lua_isnoneornil(L, 3)) {
+        off = luaL_checkinteger(L, 3);
+        luaL_checktype(L, 4, LUA_TTABLE);
+        n = emL_checkintlist(L, 4, sizes, EM_MAX_DIMS, "set_");
+        if (lua_isnoneornil(L, 5)) {
+            for (int i = 0; i < n; i++)
+                if (sizes[i] < 0)
+                    return luaL_error(L, "set_: sizes must be non-negative, got %I at dimension %d",
+                                      (lua_Integer)sizes[i], i + 1);
+            em_contiguous_strides(n, sizes, strides);
+        } else {
+            luaL_checktype(L, 5, LUA_TTABLE);
+            int m = emL_checkintlist(L, 5, strides, EM_MAX_DIMS, "set_");
+            if (n != m)
+                return luaL_error(L, "set_: %d sizes but %d strides", n, m);
+        }
+    } else if (!lua_isnoneornil(L, 4)) {
+        return luaL_argerror(L, 3, "storage offset expected when sizes are given");
+    }
+    emL_check(L, em_ag_set_(t, src, off, n, sizes, strides));
+    lua_settop(L, 1);
+    return 1;
+}
+
 static const luaL_Reg view_funcs[] = {
+    { "set_", l_set_ },
     { "view", l_view },
     { "view_as", l_view_as },
     { "reshape", l_reshape },

@@ -22,6 +22,7 @@ int em_infer_size(const char *op, int64_t numel, int ndim, int64_t *sizes)
 {
     int infer = -1;
     int64_t known = 1;
+    bool overflow = false, zero = false;
     for (int i = 0; i < ndim; i++) {
         if (sizes[i] == -1) {
             if (infer >= 0)
@@ -29,11 +30,20 @@ int em_infer_size(const char *op, int64_t numel, int ndim, int64_t *sizes)
             infer = i;
         } else if (sizes[i] < 0) {
             return em_error("%s: invalid size %lld", op, (long long)sizes[i]);
+        } else if (sizes[i] == 0) {
+            zero = true;
+        } else if (known > INT64_MAX / sizes[i]) {
+            overflow = true; /* no tensor has that many elements */
         } else {
             known *= sizes[i];
         }
     }
+    if (zero)
+        known = 0;
     char buf[EM_SHAPE_BUF];
+    if (overflow && !zero)
+        return em_error("%s: shape %s is invalid for input of size %lld", op,
+                        em_shape_str(buf, sizeof buf, ndim, sizes), (long long)numel);
     if (infer >= 0) {
         if (known == 0 || numel % known != 0)
             return em_error("%s: shape %s is invalid for input of size %lld", op,
@@ -397,4 +407,34 @@ em_tensor *em_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int
         return em_error("as_strided: the view needs %lld elements but the storage holds %lld", (long long)hi + 1,
                         (long long)(t->storage->nbytes / (size_t)esize)), NULL;
     return make_view(t, ndim, sizes, strides, offset);
+}
+
+/* t:set_(src, offset, sizes, strides): t itself (the same tensor object) now views
+ * src's storage with the given geometry, checked as as_strided checks it. t's old
+ * storage reference is dropped; t stops being a view of any base. */
+int em_tensor_set_(em_tensor *t, const em_tensor *src, int64_t offset, int ndim, const int64_t *sizes,
+                   const int64_t *strides)
+{
+    if (t->dtype != src->dtype)
+        return em_error("set_: the source has dtype %s but the tensor has dtype %s", em_dtype_name(src->dtype),
+                        em_dtype_name(t->dtype));
+    if (!em_device_eq(em_tensor_device(t), em_tensor_device(src)))
+        return em_error("set_: the source is on another device than the tensor");
+    em_tensor *v = em_as_strided((em_tensor *)src, ndim, sizes, strides, offset);
+    if (!v)
+        return -1;
+    em_storage_retain(v->storage);
+    em_storage_release(t->storage);
+    t->storage = v->storage;
+    t->offset = v->offset;
+    t->ndim = v->ndim;
+    memcpy(t->sizes, v->sizes, sizeof t->sizes);
+    memcpy(t->strides, v->strides, sizeof t->strides);
+    if (t->base) {
+        em_tensor_release(t->base);
+        t->base = NULL;
+    }
+    em_tensor_release(v);
+    em_tensor_bump_version(t);
+    return 0;
 }

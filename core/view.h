@@ -22,6 +22,10 @@ em_tensor *em_unfold(em_tensor *t, int dim, int64_t size, int64_t step);
 em_tensor *em_diagonal(em_tensor *t, int64_t offset, int d1, int d2);
 em_tensor *em_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides,
                          int64_t offset);
+/* Makes t view src's storage with the given geometry, in place (t keeps its identity
+ * and autograd fields). 0 or -1. */
+int em_tensor_set_(em_tensor *t, const em_tensor *src, int64_t offset, int ndim, const int64_t *sizes,
+                   const int64_t *strides);
 
 /* Whether sizes can be a view of t, filling strides if so (PyTorch's view rule). */
 bool em_view_strides(const em_tensor *t, int ndim, const int64_t *sizes, int64_t *strides);

@@ -473,3 +473,21 @@ em_tensor *em_ag_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const 
     c.div_to = true;
     return em_ag_record1("AsStridedBackward", restride_backward, t, r, &c, sizeof c);
 }
+
+int em_ag_set_(em_tensor *t, const em_tensor *src, int64_t offset, int ndim, const int64_t *sizes,
+               const int64_t *strides)
+{
+    if (!em_is_leaf(t))
+        return em_error("set_: cannot change the storage of a tensor that has autograd history (not a leaf)");
+    if (t->requires_grad && em_grad_enabled())
+        return em_error("set_: a leaf tensor that requires grad cannot be set_ while grad mode is on "
+                        "(wrap the call in torch.no_grad)");
+    if (em_tensor_set_(t, src, offset, ndim, sizes, strides) < 0)
+        return -1;
+    em_node *acc = t->autograd ? t->autograd->accumulator : NULL;
+    if (acc) {
+        acc->out_meta[0].ndim = t->ndim;
+        memcpy(acc->out_meta[0].sizes, t->sizes, sizeof(int64_t) * (size_t)t->ndim);
+    }
+    return 0;
+}

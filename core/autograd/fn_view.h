@@ -26,6 +26,11 @@ em_tensor *em_ag_unflatten(em_tensor *t, int dim, int n, const int64_t *sizes);
 em_tensor *em_ag_unfold(em_tensor *t, int dim, int64_t size, int64_t step);
 em_tensor *em_ag_diagonal(em_tensor *t, int64_t offset, int d1, int d2);
 em_tensor *em_ag_as_strided(em_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset);
+/* set_ with autograd's rules: refused for tensors with history, and for leaves that
+ * require grad while grad mode is on (as PyTorch); a leaf's AccumulateGrad learns
+ * the new shape. 0 or -1. */
+int em_ag_set_(em_tensor *t, const em_tensor *src, int64_t offset, int ndim, const int64_t *sizes,
+               const int64_t *strides);
 /* Sets v->base from t when v shares t's storage; passes v through. */
 em_tensor *em_ag_mark_view(em_tensor *t, em_tensor *v);
 

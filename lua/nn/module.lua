@@ -710,6 +710,49 @@ function Module:__tostring()
   return name .. '(\n  ' .. table.concat(lines, '\n  ') .. '\n)'
 end
 
+-- ---- Torch7's flat parameters ----
+
+-- getParameters(): Torch7's flattening for the functional optimizers
+-- (optim.sgd(feval, params, config) and friends). Returns one flat 1-D tensor
+-- holding every parameter (in parameters() order, each row-major) and one flat
+-- tensor of the same size holding every gradient. Afterwards each parameter is the
+-- same tensor object (still a leaf that requires grad) viewing its slice of the flat
+-- tensor, and its .grad is a view of its slice of the flat gradient, so writing
+-- params changes the module's weights and backward() accumulates into gradParams.
+-- Existing gradients are copied in; missing ones start as zeros. Clear gradients
+-- with gradParams:zero_() -- zero_grad() (set_to_none=true by default) and
+-- conversions (:to, :double, ...) replace tensors and break the aliasing; call
+-- getParameters again after them. Each call allocates new flat tensors.
+function Module:getParameters()
+  local params = self:parameters()
+  if #params == 0 then return torch.empty(0), torch.empty(0) end
+  local dtype, device, total = params[1].dtype, params[1].device, 0
+  for i, p in ipairs(params) do
+    if p.dtype ~= dtype or tostring(p.device) ~= tostring(device) then
+      error(('getParameters: all parameters must share one dtype and device (parameter %d is %s on %s, parameter 1 is %s on %s)')
+        :format(i, p.dtype, tostring(p.device), dtype, tostring(device)), 2)
+    end
+    total = total + p:numel()
+  end
+  local flat = torch.zeros(total, { dtype = dtype, device = device })
+  local flat_grad = torch.zeros(total, { dtype = dtype, device = device })
+  torch.no_grad(function()
+    local offset = 0
+    for _, p in ipairs(params) do
+      local n, size = p:numel(), p:size()
+      local g = p.grad
+      if n > 0 then
+        flat:narrow(1, offset + 1, n):copy_(p:reshape(-1))
+        if g ~= nil then flat_grad:narrow(1, offset + 1, n):copy_(g:reshape(-1)) end
+      end
+      p:set_(flat, offset, size)
+      p.grad = flat_grad:as_strided(size, p:stride(), offset)
+      offset = offset + n
+    end
+  end)
+  return flat, flat_grad
+end
+
 -- nn._args(what, names, defaults, ...): PyTorch-style arguments given positionally
 -- and/or as a trailing options table; returns a table by name. An unknown option
 -- name is an error.
