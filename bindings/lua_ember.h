@@ -87,6 +87,7 @@ void emL_open_autograd(lua_State *L, int methods, int module, int meta);
 void emL_open_pool(lua_State *L, int methods, int module, int meta);
 void emL_open_loss(lua_State *L, int methods, int module, int meta);
 void emL_open_conv(lua_State *L, int methods, int module, int meta);
+void emL_open_norm(lua_State *L, int methods, int module, int meta);
 
 /* x[key] and x[key] = v for non-string keys (bindings/lua_index.c). */
 int emL_tensor_index(lua_State *L);

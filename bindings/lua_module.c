@@ -89,6 +89,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_pool(L, methods, module, meta);
     emL_open_loss(L, methods, module, meta);
     emL_open_conv(L, methods, module, meta);
+    emL_open_norm(L, methods, module, meta);
 
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "_methods");

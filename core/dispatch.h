@@ -42,6 +42,7 @@ typedef enum em_kernel_id {
     /* nn */
     EM_K_POOL,          /* em_pool_kernel (core/pool.h) */
     EM_K_NLL,           /* em_nll_kernel (core/loss.h) */
+    EM_K_NORM,          /* em_norm_kernel (core/norm.h) */
     /* convolution (core/conv.h) */
     EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
     EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */

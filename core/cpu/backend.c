@@ -20,4 +20,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_pool(be);
     em_cpu_register_loss(be);
     em_cpu_register_conv(be);
+    em_cpu_register_norm(be);
 }
