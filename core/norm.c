@@ -3,6 +3,7 @@
  * dispatch, and batch_norm's in-place update of the running statistics. */
 #include "norm.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "copy.h"
@@ -28,6 +29,16 @@ static int check_input(const char *op, const em_tensor *x, int mindim)
     return 0;
 }
 
+/* "6, 3": sizes as PyTorch prints a tuple's inside */
+static const char *tuple_str(char *buf, int size, int n, const int64_t *sizes)
+{
+    int len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < size; i++)
+        len += snprintf(buf + len, (size_t)(size - len), "%s%lld", i ? ", " : "", (long long)sizes[i]);
+    return buf;
+}
+
 /* t (a parameter or running statistic) must have the given shape, a floating
  * dtype and x's device; NULL passes. */
 static int check_param(const char *op, const char *name, const em_tensor *x, const em_tensor *t, int nd,
@@ -40,7 +51,7 @@ static int check_param(const char *op, const char *name, const em_tensor *x, con
     for (int i = 0; ok && i < nd; i++)
         ok = t->sizes[i] == sizes[i];
     if (!ok)
-        return em_error("%s: expected %s of size %s, got %s", op, name, em_shape_str(b1, sizeof b1, nd, sizes),
+        return em_error("%s: expected %s of size (%s), got %s", op, name, tuple_str(b1, sizeof b1, nd, sizes),
                         em_tensor_shape_str(t, b2, sizeof b2));
     if (!em_dtype_is_float(t->dtype))
         return em_error("%s: expected a floating-point %s, got %s", op, name, em_dtype_name(t->dtype));
@@ -100,12 +111,12 @@ static em_tensor *run_forward(em_norm_args *a, em_tensor *x, em_tensor *weight, 
     if (ok && bias)
         ok = (b = flat(bias, x->dtype, false)) != NULL;
     if (ok && mean_in)
-        ok = (mean = flat(mean_in, x->dtype, true)) != NULL; /* a snapshot: the backward reads it */
+        ok = (mean = flat(mean_in, EM_FLOAT64, true)) != NULL; /* a snapshot: the backward reads it */
     else if (ok)
-        ok = (mean = em_tensor_empty(1, &nstat, x->dtype, em_tensor_device(x))) != NULL;
+        ok = (mean = em_tensor_empty(1, &nstat, EM_FLOAT64, em_tensor_device(x))) != NULL;
     if (ok && var_in)
-        ok = (vin = flat(var_in, x->dtype, false)) != NULL;
-    ok = ok && (invstd = em_tensor_empty(1, &nstat, x->dtype, em_tensor_device(x))) != NULL;
+        ok = (vin = flat(var_in, EM_FLOAT64, false)) != NULL;
+    ok = ok && (invstd = em_tensor_empty(1, &nstat, EM_FLOAT64, em_tensor_device(x))) != NULL;
     ok = ok && (out = em_tensor_empty(x->ndim, x->sizes, x->dtype, em_tensor_device(x))) != NULL;
     if (ok) {
         a->x = xc;
@@ -205,9 +216,8 @@ em_tensor *em_layer_norm(em_tensor *x, int k, const int64_t *shape, em_tensor *w
     for (int i = 0; i < k; i++)
         ok = ok && x->sizes[x->ndim - k + i] == shape[i];
     if (!ok)
-        return em_error("%s: given normalized_shape=%s, expected input with shape (*, %s), but got input of size %s",
-                        op, em_shape_str(b1, sizeof b1, k, shape), em_shape_str(b2, sizeof b2, k, shape),
-                        em_tensor_shape_str(x, b1, sizeof b1)),
+        return em_error("%s: given normalized_shape=(%s), expected input with shape (*, %s), but got input of size %s",
+                        op, tuple_str(b1, sizeof b1, k, shape), b1, em_tensor_shape_str(x, b2, sizeof b2)),
                NULL;
     for (int i = 0; i < k; i++)
         K *= shape[i];

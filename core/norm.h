@@ -24,9 +24,10 @@ typedef struct em_norm_args {
     int64_t N, G, D, S;
     const em_tensor *x;       /* contiguous (N, G, D, S) */
     const em_tensor *weight, *bias; /* contiguous (G*D) of x's dtype, or NULL */
-    /* statistics, x's dtype: batch (D) per channel, rows (N*G).
-     * forward: written (training / rows); batch eval: mean given, invstd written
-     * from var_in (the running variance, x's dtype). backward: given. */
+    /* statistics in float64 (a float32 mean of 1e4 would lose a tenth of a small
+     * standard deviation): batch (D) per channel, rows (N*G). forward: written
+     * (training / rows); batch eval: mean given, invstd written from var_in (the
+     * running variance, float64). backward: given. */
     em_tensor *mean, *invstd;
     const em_tensor *var_in;
     em_tensor *var;           /* forward batch training: float64 (D) biased variance, or NULL */
@@ -44,7 +45,7 @@ typedef struct em_norm_saved {
     bool training;
     double eps;
     int64_t N, G, D, S;
-    em_tensor *mean, *invstd; /* x's dtype */
+    em_tensor *mean, *invstd; /* float64 */
 } em_norm_saved;
 
 /* batch_norm: x (N, C, *); weight, bias, running_mean, running_var (C) or NULL.

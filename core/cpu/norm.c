@@ -73,8 +73,9 @@
         int64_t N = a->N, D = a->D, S = a->S;                                                                  \
         const T *x = em_tensor_data(a->x), *w = a->weight ? em_tensor_data(a->weight) : NULL;                  \
         const T *b = a->bias ? em_tensor_data(a->bias) : NULL;                                                 \
-        const T *vin = a->var_in ? em_tensor_data(a->var_in) : NULL;                                           \
-        T *y = em_tensor_data(a->out), *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);  \
+        const double *vin = a->var_in ? em_tensor_data(a->var_in) : NULL;                                           \
+        T *y = em_tensor_data(a->out);                                                                         \
+        double *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);  \
         double *var = a->var ? em_tensor_data(a->var) : NULL;                                                  \
         double cnt = (double)(N * S);                                                                          \
         _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (N * D * S >= EM_PARALLEL_THRESHOLD)") \
@@ -88,14 +89,14 @@
                 for (int64_t n = 0; n < N; n++)                                                                \
                     q += sqdev_##T(x + (n * D + d) * S, S, m);                                                 \
                 is = 1.0 / sqrt(q / cnt + a->eps);                                                             \
-                mean[d] = (T)m;                                                                                \
+                mean[d] = m;                                                                                \
                 if (var)                                                                                       \
                     var[d] = q / cnt;                                                                          \
             } else {                                                                                           \
                 m = (double)mean[d];                                                                           \
-                is = 1.0 / sqrt((double)vin[d] + a->eps);                                                      \
+                is = 1.0 / sqrt(vin[d] + a->eps);                                                      \
             }                                                                                                  \
-            invstd[d] = (T)is;                                                                                 \
+            invstd[d] = is;                                                                                 \
             double sc = w ? is * (double)w[d] : is, sh = b ? (double)b[d] : 0.0;                               \
             for (int64_t n = 0; n < N; n++) {                                                                  \
                 const T *p = x + (n * D + d) * S;                                                              \
@@ -113,7 +114,7 @@
         int64_t N = a->N, D = a->D, S = a->S;                                                                  \
         const T *x = em_tensor_data(a->x), *g = em_tensor_data(a->grad);                                       \
         const T *w = a->weight ? em_tensor_data(a->weight) : NULL;                                             \
-        const T *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);                          \
+        const double *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);                          \
         T *gx = a->gx ? em_tensor_data(a->gx) : NULL, *gw = a->gw ? em_tensor_data(a->gw) : NULL;              \
         T *gb = a->gb ? em_tensor_data(a->gb) : NULL;                                                          \
         double cnt = (double)(N * S);                                                                          \
@@ -147,7 +148,8 @@
         int64_t R = a->N * a->G, G = a->G, D = a->D, S = a->S, L = D * S;                                      \
         const T *x = em_tensor_data(a->x), *w = a->weight ? em_tensor_data(a->weight) : NULL;                  \
         const T *b = a->bias ? em_tensor_data(a->bias) : NULL;                                                 \
-        T *y = em_tensor_data(a->out), *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);  \
+        T *y = em_tensor_data(a->out);                                                                         \
+        double *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);  \
         _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (R * L >= EM_PARALLEL_THRESHOLD)") \
         for (int64_t r = 0; r < R; r++) {                                                                      \
             const T *p = x + r * L;                                                                            \
@@ -155,8 +157,8 @@
             double m = L > 0 ? sum_##T(p, L) / (double)L : 0.0;                                                \
             double v = L > 0 ? sqdev_##T(p, L, m) / (double)L : 0.0;                                           \
             double is = 1.0 / sqrt(v + a->eps);                                                                \
-            mean[r] = (T)m;                                                                                    \
-            invstd[r] = (T)is;                                                                                 \
+            mean[r] = m;                                                                                    \
+            invstd[r] = is;                                                                                 \
             int64_t c0 = (r % G) * D;                                                                          \
             if (!w && !b) {                                                                                    \
                 for (int64_t i = 0; i < L; i++)                                                                \
@@ -179,7 +181,7 @@
         int64_t N = a->N, R = N * a->G, G = a->G, D = a->D, S = a->S, L = D * S, C = G * D;                    \
         const T *x = em_tensor_data(a->x), *g = em_tensor_data(a->grad);                                       \
         const T *w = a->weight ? em_tensor_data(a->weight) : NULL;                                             \
-        const T *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);                          \
+        const double *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);                          \
         T *gx = a->gx ? em_tensor_data(a->gx) : NULL, *gw = a->gw ? em_tensor_data(a->gw) : NULL;              \
         T *gb = a->gb ? em_tensor_data(a->gb) : NULL;                                                          \
         bool par = R * L >= EM_PARALLEL_THRESHOLD;                                                             \
