@@ -25,4 +25,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_grid_sample(be);
     em_cpu_register_upsample(be);
     em_cpu_register_optim(be);
+    em_cpu_register_norm(be);
 }

@@ -1,9 +1,12 @@
 -- nn.functional normalisation: batch_norm, instance_norm, layer_norm, group_norm,
--- local_response_norm, normalize. Composed from differentiable tensor ops (their
--- gradients come from autograd); the math follows PyTorch: normalisation uses the
--- biased variance, running_var is updated with the unbiased one. Dims are 1-based
--- (input (N, C, *): channels are dim 2). Arguments positionally or as a trailing
--- options table: F.batch_norm(x, rm, rv, {weight=w, bias=b, training=true}).
+-- local_response_norm, normalize. batch/layer/group norm run the fused C kernels
+-- (torch.batch_norm, torch.layer_norm, torch.group_norm: core/norm.c) for float32
+-- and float64 CPU inputs; instance_norm is group_norm with one channel per group.
+-- Other inputs (float16, bfloat16, other devices) are composed from differentiable
+-- tensor ops. The math follows PyTorch: normalisation uses the biased variance,
+-- running_var is updated with the unbiased one. Dims are 1-based (input (N, C, *):
+-- channels are dim 2). Arguments positionally or as a trailing options table:
+-- F.batch_norm(x, rm, rv, {weight=w, bias=b, training=true}).
 local torch = require 'torch'
 
 local F = {}
@@ -81,6 +84,11 @@ local function affine(y, w, b, d)
   return y
 end
 
+-- the fused C kernels take float32/float64 CPU inputs
+local function fused(x)
+  return x.device == 'cpu' and (x.dtype == 'float32' or x.dtype == 'float64')
+end
+
 local BN = { 'running_mean', 'running_var', 'weight', 'bias', 'training', 'momentum', 'eps' }
 local BN_DEF = { training = false, momentum = 0.1, eps = 1e-5 }
 
@@ -99,6 +107,9 @@ function F.batch_norm(x, ...)
     if count <= 1 then
       error(('batch_norm: expected more than 1 value per channel when training, got input size %s'):format(
         size_str(x)), 2)
+    end
+    if fused(x) then
+      return torch.batch_norm(x, a.weight, a.bias, a.running_mean, a.running_var, true, a.momentum, a.eps)
     end
     local dims = { 1 }
     for i = 3, d do dims[#dims + 1] = i end
@@ -121,6 +132,9 @@ function F.batch_norm(x, ...)
   if a.running_mean == nil or a.running_var == nil then
     error('batch_norm: running_mean and running_var must be given when training is false', 2)
   end
+  if fused(x) then
+    return torch.batch_norm(x, a.weight, a.bias, a.running_mean, a.running_var, false, a.momentum, a.eps)
+  end
   local y = normalise(x, chan_view(a.running_mean, d):to(x.dtype), chan_view(a.running_var, d):to(x.dtype), a.eps)
   return affine(y, a.weight, a.bias, d)
 end
@@ -141,6 +155,9 @@ function F.instance_norm(x, ...)
     if a.running_mean == nil or a.running_var == nil then
       error('instance_norm: running_mean and running_var must be given when use_input_stats is false', 2)
     end
+    if fused(x) then
+      return torch.batch_norm(x, a.weight, a.bias, a.running_mean, a.running_var, false, a.momentum, a.eps)
+    end
     local y = normalise(x, chan_view(a.running_mean, d):to(x.dtype), chan_view(a.running_var, d):to(x.dtype), a.eps)
     return affine(y, a.weight, a.bias, d)
   end
@@ -151,8 +168,12 @@ function F.instance_norm(x, ...)
   end
   local dims = {}
   for i = 3, d do dims[#dims + 1] = i end
-  local mean = x:mean(dims, true)
-  local var = x:var(dims, { unbiased = false, keepdim = true })
+  local mean, var
+  if not fused(x) or a.running_mean ~= nil or a.running_var ~= nil then
+    local xs = fused(x) and x:detach() or x -- the fused path needs them for the running statistics only
+    mean = xs:mean(dims, true)
+    var = xs:var(dims, { unbiased = false, keepdim = true })
+  end
   if a.running_mean ~= nil or a.running_var ~= nil then
     torch.no_grad(function()
       local m = a.momentum
@@ -164,6 +185,10 @@ function F.instance_norm(x, ...)
         a.running_var:mul_(1 - m):add_(unb:to(a.running_var.dtype))
       end
     end)
+  end
+  if fused(x) then
+    -- group_norm with one channel per group: each (n, c) plane on its own
+    return torch.group_norm(x, C, a.weight, a.bias, a.eps)
   end
   return affine(normalise(x, mean, var, a.eps), a.weight, a.bias, d)
 end
@@ -206,6 +231,7 @@ function F.layer_norm(x, ...)
       end
     end
   end
+  if fused(x) then return torch.layer_norm(x, ns, a.weight, a.bias, a.eps) end
   local dims = {}
   for i = d - k + 1, d do dims[#dims + 1] = i end
   local mean = x:mean(dims, true)
@@ -233,6 +259,7 @@ function F.group_norm(x, ...)
   end
   check_vec('group_norm', 'weight', a.weight, C)
   check_vec('group_norm', 'bias', a.bias, C)
+  if fused(x) then return torch.group_norm(x, G, a.weight, a.bias, a.eps) end
   local g = x:reshape({ N, G, -1 })
   local mean = g:mean(3, true)
   local var = g:var(3, { unbiased = false, keepdim = true })
