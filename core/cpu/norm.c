@@ -15,56 +15,162 @@
 #include "cpu.h"
 
 #define NORM_KERNELS(T)                                                                                        \
-    /* sum of p[0..n) and of (p - m)^2, four accumulators to hide the add latency */                          \
+    /* sum of p[0..n), of (p - m)^2, and of g and g * (x - m): in double, vectorised (omp simd lets the     \
+     * compiler split the sum over lanes, which plain C ordering forbids) */                                  \
     static double sum_##T(const T *p, int64_t n)                                                               \
     {                                                                                                          \
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                                 \
-        int64_t i = 0;                                                                                         \
-        for (; i + 4 <= n; i += 4) {                                                                           \
-            s0 += (double)p[i];                                                                                \
-            s1 += (double)p[i + 1];                                                                            \
-            s2 += (double)p[i + 2];                                                                            \
-            s3 += (double)p[i + 3];                                                                            \
-        }                                                                                                      \
-        for (; i < n; i++)                                                                                     \
-            s0 += (double)p[i];                                                                                \
-        return (s0 + s1) + (s2 + s3);                                                                          \
+        double s = 0;                                                                                          \
+        _Pragma("omp simd reduction(+ : s)")                                                                   \
+        for (int64_t i = 0; i < n; i++)                                                                        \
+            s += (double)p[i];                                                                                 \
+        return s;                                                                                              \
     }                                                                                                          \
     static double sqdev_##T(const T *p, int64_t n, double m)                                                   \
     {                                                                                                          \
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                                 \
-        int64_t i = 0;                                                                                         \
-        for (; i + 4 <= n; i += 4) {                                                                           \
-            double v0 = (double)p[i] - m, v1 = (double)p[i + 1] - m;                                           \
-            double v2 = (double)p[i + 2] - m, v3 = (double)p[i + 3] - m;                                       \
-            s0 += v0 * v0;                                                                                     \
-            s1 += v1 * v1;                                                                                     \
-            s2 += v2 * v2;                                                                                     \
-            s3 += v3 * v3;                                                                                     \
-        }                                                                                                      \
-        for (; i < n; i++) {                                                                                   \
+        double s = 0;                                                                                          \
+        _Pragma("omp simd reduction(+ : s)")                                                                   \
+        for (int64_t i = 0; i < n; i++) {                                                                      \
             double v = (double)p[i] - m;                                                                       \
-            s0 += v * v;                                                                                       \
+            s += v * v;                                                                                        \
         }                                                                                                      \
-        return (s0 + s1) + (s2 + s3);                                                                          \
+        return s;                                                                                              \
     }                                                                                                          \
-    /* sum of g and of g * (x - m) over n values */                                                            \
     static void gsums_##T(const T *g, const T *x, int64_t n, double m, double *sg, double *sgx)                \
     {                                                                                                          \
-        double a0 = 0, a1 = 0, b0 = 0, b1 = 0;                                                                 \
-        int64_t i = 0;                                                                                         \
-        for (; i + 2 <= n; i += 2) {                                                                           \
-            a0 += (double)g[i];                                                                                \
-            a1 += (double)g[i + 1];                                                                            \
-            b0 += (double)g[i] * ((double)x[i] - m);                                                           \
-            b1 += (double)g[i + 1] * ((double)x[i + 1] - m);                                                   \
+        double a = 0, b = 0;                                                                                   \
+        _Pragma("omp simd reduction(+ : a, b)")                                                                \
+        for (int64_t i = 0; i < n; i++) {                                                                      \
+            a += (double)g[i];                                                                                 \
+            b += (double)g[i] * ((double)x[i] - m);                                                            \
         }                                                                                                      \
-        for (; i < n; i++) {                                                                                   \
-            a0 += (double)g[i];                                                                                \
-            b0 += (double)g[i] * ((double)x[i] - m);                                                           \
+        *sg += a;                                                                                              \
+        *sgx += b;                                                                                             \
+    }                                                                                                          \
+    /* the weighted sums of a row norm's backward: sum of w g and of w g (x - m) */                            \
+    static void wgsums_##T(const T *g, const T *x, const T *w, int64_t n, double m, double *sg, double *sgx)   \
+    {                                                                                                          \
+        double a = 0, b = 0;                                                                                   \
+        _Pragma("omp simd reduction(+ : a, b)")                                                                \
+        for (int64_t i = 0; i < n; i++) {                                                                      \
+            double h = (double)g[i] * (double)w[i];                                                            \
+            a += h;                                                                                            \
+            b += h * ((double)x[i] - m);                                                                       \
         }                                                                                                      \
-        *sg += a0 + a1;                                                                                        \
-        *sgx += b0 + b1;                                                                                       \
+        *sg += a;                                                                                              \
+        *sgx += b;                                                                                             \
+    }                                                                                                          \
+                                                                                                               \
+    /* batch_norm with short runs (S < 16, e.g. BatchNorm1d on (N, C)): a channel's values are strided, so     \
+     * the (N, K = D*S) matrix is swept row by row, each thread owning a block of columns whose sums it       \
+     * keeps; col[j] then per channel. Returns the per-column sums of f over n in acc (K doubles). */         \
+    static void colsum_##T(const T *x, const T *g, int64_t N, int64_t K, int64_t S, const double *m,            \
+                           int what, double *acc, double *acc2)                                              \
+    {                                                                                                          \
+        _Pragma("omp parallel num_threads(em_num_threads()) if (N * K >= EM_PARALLEL_THRESHOLD)")             \
+        {                                                                                                      \
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();                                          \
+            int64_t lo = K * t / nt, hi = K * (t + 1) / nt;                                                    \
+            for (int64_t j = lo; j < hi; j++)                                                                  \
+                acc[j] = 0, acc2[j] = 0;                                                                       \
+            for (int64_t n = 0; n < N; n++) {                                                                  \
+                const T *xr = x + n * K, *gr = g ? g + n * K : NULL;                                           \
+                if (what == 0)                                                                                 \
+                    for (int64_t j = lo; j < hi; j++)                                                          \
+                        acc[j] += (double)xr[j];                                                               \
+                else if (what == 1)                                                                            \
+                    for (int64_t j = lo; j < hi; j++) {                                                        \
+                        double v = (double)xr[j] - m[j / S];                                                   \
+                        acc[j] += v * v;                                                                       \
+                    }                                                                                          \
+                else                                                                                           \
+                    for (int64_t j = lo; j < hi; j++) {                                                        \
+                        acc[j] += (double)gr[j];                                                               \
+                        acc2[j] += (double)gr[j] * ((double)xr[j] - m[j / S]);                                 \
+                    }                                                                                          \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static double per_channel_##T(const double *acc, int64_t d, int64_t S)                                     \
+    {                                                                                                          \
+        double s = 0;                                                                                          \
+        for (int64_t k = 0; k < S; k++)                                                                        \
+            s += acc[d * S + k];                                                                               \
+        return s;                                                                                              \
+    }                                                                                                          \
+    static int batch_cols_##T(em_norm_args *a)                                                                 \
+    {                                                                                                          \
+        int64_t N = a->N, D = a->D, S = a->S, K = D * S;                                                       \
+        const T *x = em_tensor_data(a->x), *w = a->weight ? em_tensor_data(a->weight) : NULL;                  \
+        const T *g = a->backward ? em_tensor_data(a->grad) : NULL;                                             \
+        double *mean = em_tensor_data(a->mean), *invstd = em_tensor_data(a->invstd);                           \
+        double *acc = malloc((size_t)(3 * K + 2 * D + 1) * sizeof(double));                                    \
+        if (!acc)                                                                                              \
+            return em_error("%s: out of memory", a->op);                                                       \
+        double *acc2 = acc + K, *mcol = acc + 2 * K, *sc = acc + 3 * K, *sh = sc + D;                          \
+        double cnt = (double)(N * S);                                                                          \
+        if (!a->backward) {                                                                                    \
+            const T *b = a->bias ? em_tensor_data(a->bias) : NULL;                                             \
+            const double *vin = a->var_in ? em_tensor_data(a->var_in) : NULL;                                  \
+            double *var = a->var ? em_tensor_data(a->var) : NULL;                                              \
+            if (a->training) {                                                                                 \
+                colsum_##T(x, NULL, N, K, S, NULL, 0, acc, acc2);                                              \
+                for (int64_t d = 0; d < D; d++)                                                                \
+                    mean[d] = per_channel_##T(acc, d, S) / cnt;                                                \
+                colsum_##T(x, NULL, N, K, S, mean, 1, acc, acc2);                                              \
+            }                                                                                                  \
+            for (int64_t d = 0; d < D; d++) {                                                                  \
+                double v = a->training ? per_channel_##T(acc, d, S) / cnt : vin[d];                            \
+                if (a->training && var)                                                                        \
+                    var[d] = v;                                                                                \
+                invstd[d] = 1.0 / sqrt(v + a->eps);                                                            \
+                sc[d] = w ? invstd[d] * (double)w[d] : invstd[d];                                              \
+                sh[d] = b ? (double)b[d] : 0.0;                                                                \
+            }                                                                                                  \
+            for (int64_t j = 0; j < K; j++)                                                                    \
+                mcol[j] = mean[j / S], acc[j] = sc[j / S], acc2[j] = sh[j / S];                                \
+            T *y = em_tensor_data(a->out);                                                                     \
+            _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (N * K >= EM_PARALLEL_THRESHOLD)") \
+            for (int64_t n = 0; n < N; n++)                                                                    \
+                for (int64_t j = 0; j < K; j++)                                                                \
+                    y[n * K + j] = (T)(((double)x[n * K + j] - mcol[j]) * acc[j] + acc2[j]);                   \
+            free(acc);                                                                                         \
+            return 0;                                                                                          \
+        }                                                                                                      \
+        T *gx = a->gx ? em_tensor_data(a->gx) : NULL, *gw = a->gw ? em_tensor_data(a->gw) : NULL;              \
+        T *gb = a->gb ? em_tensor_data(a->gb) : NULL;                                                          \
+        bool sums = gw || gb || (gx && a->training);                                                           \
+        if (sums)                                                                                              \
+            colsum_##T(x, g, N, K, S, mean, 2, acc, acc2);                                                     \
+        for (int64_t d = 0; d < D; d++) {                                                                      \
+            double sg = sums ? per_channel_##T(acc, d, S) : 0, sgx = sums ? per_channel_##T(acc2, d, S) : 0;   \
+            double is = invstd[d];                                                                             \
+            if (gw)                                                                                            \
+                gw[d] = (T)(sgx * is);                                                                         \
+            if (gb)                                                                                            \
+                gb[d] = (T)sg;                                                                                 \
+            sc[d] = w ? is * (double)w[d] : is;                                                                \
+            sh[d] = a->training ? sg / cnt : 0.0;                   /* mean of g */                            \
+            mcol[d] = a->training ? sgx * is * is / cnt : 0.0;      /* k, per channel (mcol reused) */         \
+        }                                                                                                      \
+        if (gx) {                                                                                              \
+            /* gx = (g - gm - (x - m) k) c = (g - x k + (m k - gm)) c, with per-column c, k, m k - gm */         \
+            double *cc = acc, *ck = acc2, *co = acc + 2 * K;                                                   \
+            for (int64_t j = 0; j < K; j++) {                                                                  \
+                int64_t d = j / S;                                                                             \
+                cc[j] = sc[d];                                                                                 \
+                ck[j] = mcol[d];                                                                               \
+            }                                                                                                  \
+            for (int64_t j = 0; j < K; j++) { /* co overwrites mcol: read k from ck */                         \
+                int64_t d = j / S;                                                                             \
+                co[j] = mean[d] * ck[j] - sh[d];                                                               \
+            }                                                                                                  \
+            _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (N * K >= EM_PARALLEL_THRESHOLD)") \
+            for (int64_t n = 0; n < N; n++)                                                                    \
+                for (int64_t j = 0; j < K; j++)                                                                \
+                    gx[n * K + j] = (T)(((double)g[n * K + j] - (double)x[n * K + j] * ck[j] + co[j]) * cc[j]); \
+        }                                                                                                      \
+        free(acc);                                                                                             \
+        return 0;                                                                                              \
     }                                                                                                          \
                                                                                                                \
     /* batch_norm forward: x (N, 1, D, S), statistics per channel d */                                         \
@@ -165,6 +271,13 @@
                     q[i] = (T)(((double)p[i] - m) * is);                                                       \
                 continue;                                                                                      \
             }                                                                                                  \
+            if (S == 1) { /* layer norm over the last dims: weight and bias run along the row */             \
+                const T *wr = w ? w + c0 : NULL, *br = b ? b + c0 : NULL;                                      \
+                _Pragma("omp simd")                                                                            \
+                for (int64_t d = 0; d < D; d++)                                                                \
+                    q[d] = (T)(((double)p[d] - m) * is * (wr ? (double)wr[d] : 1.0) + (br ? (double)br[d] : 0.0)); \
+                continue;                                                                                      \
+            }                                                                                                  \
             for (int64_t d = 0; d < D; d++) {                                                                  \
                 double sc = w ? is * (double)w[c0 + d] : is, sh = b ? (double)b[c0 + d] : 0.0;                 \
                 for (int64_t s = 0; s < S; s++)                                                                \
@@ -191,7 +304,9 @@
             T *o = gx + r * L;                                                                                 \
             double m = (double)mean[r], is = (double)invstd[r], sh = 0, shx = 0;                               \
             int64_t c0 = (r % G) * D;                                                                          \
-            if (w) {                                                                                           \
+            if (w && S == 1) {                                                                                 \
+                wgsums_##T(gp, xp, w + c0, D, m, &sh, &shx);                                                   \
+            } else if (w) {                                                                                    \
                 for (int64_t d = 0; d < D; d++) {                                                              \
                     double sg = 0, sgx = 0, wd = (double)w[c0 + d];                                            \
                     gsums_##T(gp + d * S, xp + d * S, S, m, &sg, &sgx);                                        \
@@ -202,6 +317,13 @@
                 gsums_##T(gp, xp, L, m, &sh, &shx);                                                            \
             }                                                                                                  \
             double hm = sh / (double)L, k = shx * is * is / (double)L;                                         \
+            if (S == 1) {                                                                                      \
+                const T *wr = w ? w + c0 : NULL;                                                               \
+                _Pragma("omp simd")                                                                            \
+                for (int64_t d = 0; d < D; d++)                                                                \
+                    o[d] = (T)(is * ((double)gp[d] * (wr ? (double)wr[d] : 1.0) - hm - ((double)xp[d] - m) * k)); \
+                continue;                                                                                      \
+            }                                                                                                  \
             for (int64_t d = 0; d < D; d++) {                                                                  \
                 double wd = w ? (double)w[c0 + d] : 1.0;                                                       \
                 for (int64_t s = 0; s < S; s++) {                                                              \
@@ -221,7 +343,16 @@
             if (hi > lo && !acc) {                                                                             \
                 fail = 1;                                                                                      \
             } else if (hi > lo) {                                                                              \
-                for (int64_t n = 0; n < N; n++)                                                                \
+                for (int64_t n = 0; n < N && S == 1 && G == 1; n++) { /* layer norm: one row per n */           \
+                    const T *gr = g + n * C, *xr = x + n * C;                                                  \
+                    double m = (double)mean[n], is = (double)invstd[n];                                        \
+                    _Pragma("omp simd")                                                                        \
+                    for (int64_t c = lo; c < hi; c++) {                                                        \
+                        acc[2 * (c - lo)] += (double)gr[c];                                                    \
+                        acc[2 * (c - lo) + 1] += (double)gr[c] * ((double)xr[c] - m) * is;                     \
+                    }                                                                                          \
+                }                                                                                              \
+                for (int64_t n = 0; n < N && !(S == 1 && G == 1); n++)                                         \
                     for (int64_t c = lo; c < hi; c++) {                                                        \
                         int64_t r = n * G + c / D;                                                             \
                         double sg = 0, sgx = 0;                                                                \
@@ -247,6 +378,8 @@ NORM_KERNELS(double)
 static int cpu_norm(em_norm_args *a)
 {
     bool batch = a->kind == EM_NORM_BATCH;
+    if (batch && a->S < 16) /* short runs: sweep rows (see batch_cols) */
+        return a->x->dtype == EM_FLOAT32 ? batch_cols_float(a) : batch_cols_double(a);
     if (a->x->dtype == EM_FLOAT32)
         return batch ? (a->backward ? batch_bwd_float(a) : batch_fwd_float(a))
                      : (a->backward ? rows_bwd_float(a) : rows_fwd_float(a));
