@@ -14,20 +14,6 @@ optim.lr_scheduler = S
 
 -- ---- argument parsing ----
 
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 local function is_opts(v)
   return type(v) == 'table' and getmetatable(v) == nil and rawlen(v) == 0
 end
@@ -49,13 +35,7 @@ local function args(what, names, defaults, ...)
     for _, k in ipairs(names) do known[k] = true end
     for k, v in pairs(opts) do
       if not known[k] then
-        local best, bd = nil, 3
-        for _, c in ipairs(names) do
-          local d = distance(tostring(k), c)
-          if d < bd then best, bd = c, d end
-        end
-        error(('%s: unknown option \'%s\'%s'):format(what, tostring(k),
-          best and (" (did you mean '" .. best .. "'?)") or ''), 3)
+        error(('%s: unknown option \'%s\'%s'):format(what, tostring(k), torch._did_you_mean(k, names)), 3)
       end
       res[k] = v
     end

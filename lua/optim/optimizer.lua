@@ -13,36 +13,6 @@ local optim = require 'optim'
 
 local Optimizer = torch.class('optim.Optimizer')
 
--- Levenshtein distance, for "did you mean" suggestions on unknown options.
-local function edit_distance(a, b)
-  local prev, cur = {}, {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    cur[0] = i
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev, cur = cur, prev
-  end
-  return prev[#b]
-end
-optim._edit_distance = edit_distance
-
--- The closest known name to `name`, when close enough to be a plausible typo.
-local function suggest(name, known)
-  local best, bestd = nil, math.huge
-  for _, k in ipairs(known) do
-    local d = edit_distance(name, k)
-    -- a name containing another (learning_rate / lr) counts as close too
-    if name:find(k, 1, true) or k:find(name, 1, true) then d = math.min(d, 0) end
-    if name:sub(1, 1) == k:sub(1, 1) and #k <= 3 then d = math.min(d, math.max(2, d - #name + #k)) end
-    if d < bestd then best, bestd = k, d end
-  end
-  if best and bestd <= math.max(2, #name // 3) then return best end
-  return nil
-end
-
 function Optimizer:_name()
   return (self.__typename or 'Optimizer'):gsub('^optim%.', '')
 end
@@ -54,9 +24,7 @@ function Optimizer:_check_names(opts, allow_params)
   for k in pairs(opts) do
     if not known[k] and not (allow_params and k == 'params') then
       local name = tostring(k)
-      local s = type(k) == 'string' and suggest(k, self._options)
-      error(('%s: unknown option \'%s\'%s'):format(self:_name(), name,
-        s and (" (did you mean '%s'?)"):format(s) or ''), 0)
+      error(('%s: unknown option \'%s\'%s'):format(self:_name(), name, torch._did_you_mean(k, self._options)), 0)
     end
   end
 end

@@ -19,6 +19,7 @@ torch.float, torch.double, torch.half = 'float32', 'float64', 'float16'
 torch.long, torch.int, torch.short = 'int64', 'int32', 'int16'
 
 require('torch.class')(torch)
+require('torch.suggest')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
 require('torch.autograd')(torch)
