@@ -124,7 +124,7 @@ describe('nn attention and transformer', function()
       H.assert_error(function() sdpa(q, k, v, { attn_mask = torch.zeros(3, 5), is_causal = true }) end,
         'scaled_dot_product_attention: is_causal=true cannot be combined with an explicit attn_mask')
       H.assert_error(function() sdpa(q, k, v, { dropout = 0.1 }) end,
-        'scaled_dot_product_attention: unknown option "dropout"')
+        'scaled_dot_product_attention: unknown option \'dropout\'')
       H.assert_error(function() sdpa(q:long(), k, v) end,
         'scaled_dot_product_attention: expected query to be a floating point tensor, got int64')
       H.assert_error(function() sdpa(q, nil, v) end,
@@ -255,7 +255,7 @@ describe('nn attention and transformer', function()
       H.assert_error(function() nn.MultiheadAttention(8, 2, { dropout = 2 }) end,
         'MultiheadAttention: dropout probability has to be between 0 and 1, but got 2')
       H.assert_error(function() nn.MultiheadAttention(8, 2, { heads = 2 }) end,
-        'MultiheadAttention: unknown option "heads"')
+        'MultiheadAttention: unknown option \'heads\'')
       H.assert_error(function() m(torch.randn(2, 4, 2, 8), x, x) end,
         'MultiheadAttention: expected query to be 2-D (unbatched) or 3-D (batched), got 4-D (2x4x2x8)')
       H.assert_error(function() m(x, torch.randn(4, 8), x) end,

@@ -160,7 +160,7 @@ describe('nn.functional upsampling', function()
       'interpolate: antialias=true is not supported')
     H.assert_error(function() F.interpolate(x4, { size = 4, recompute_scale_factor = true }) end,
       'recompute_scale_factor is not meaningful with an explicit size')
-    H.assert_error(function() F.interpolate(x4, { size = 4, sizes = 3 }) end, 'interpolate: unknown option "sizes"')
+    H.assert_error(function() F.interpolate(x4, { size = 4, sizes = 3 }) end, 'interpolate: unknown option \'sizes\'')
     H.assert_error(function() F.interpolate(torch.randn(1, 1, 2, 2, 2), { size = 1, mode = 'area' }) end,
       "mode 'area' is not supported for 5-D input")
     H.assert_error(function() F.interpolate(torch.ones(1, 1, 3, { dtype = 'int64' }), { size = 4 }) end,

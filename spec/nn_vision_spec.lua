@@ -210,7 +210,7 @@ describe('nn.functional vision', function()
       "grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', got 'circular'")
     H.assert_error(function() F.grid_sample(x, grid:double()) end,
       'grid_sample: expected grid of the input\'s dtype float32, got float64')
-    H.assert_error(function() F.grid_sample(x, grid, { bogus = 1 }) end, 'grid_sample: unknown option "bogus"')
+    H.assert_error(function() F.grid_sample(x, grid, { bogus = 1 }) end, 'grid_sample: unknown option \'bogus\'')
     H.assert_error(function() F.affine_grid(torch.randn(1, 2, 3), { 1, 1, 4 }) end,
       'affine_grid: only supports 4-D and 5-D sizes, for 2-D and 3-D affine transforms, got size {1, 1, 4}')
     H.assert_error(function() F.affine_grid(torch.randn(1, 3, 4), { 1, 1, 4, 4 }) end,

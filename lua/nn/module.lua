@@ -773,7 +773,7 @@ function nn._args(what, names, defaults, ...)
     for _, k in ipairs(names) do known[k] = true end
     for k, v in pairs(opts) do
       if not known[k] then
-        error(('%s: unknown option "%s"%s'):format(what, tostring(k), torch._did_you_mean(k, names)), 3)
+        error(('%s: unknown option \'%s\'%s'):format(what, tostring(k), torch._did_you_mean(k, names)), 3)
       end
       res[k] = v
     end

@@ -19,32 +19,8 @@ local function is_opts(v)
 end
 
 -- args(what, names, defaults, ...): positional arguments in PyTorch's order after
--- the optimizer and/or a trailing options table; unknown names are errors.
-local function args(what, names, defaults, ...)
-  local n = select('#', ...)
-  local res, opts = {}, nil
-  local last = n > 0 and select(n, ...) or nil
-  if is_opts(last) then opts, n = last, n - 1 end
-  while n > 0 and select(n, ...) == nil do n = n - 1 end
-  if n > #names then
-    error(('%s: expected at most %d positional arguments after the optimizer, got %d'):format(what, #names, n), 3)
-  end
-  for i = 1, n do res[names[i]] = select(i, ...) end
-  if opts then
-    local known = {}
-    for _, k in ipairs(names) do known[k] = true end
-    for k, v in pairs(opts) do
-      if not known[k] then
-        error(('%s: unknown option \'%s\'%s'):format(what, tostring(k), torch._did_you_mean(k, names)), 3)
-      end
-      res[k] = v
-    end
-  end
-  for _, k in ipairs(names) do
-    if res[k] == nil then res[k] = defaults[k] end
-  end
-  return res
-end
+-- the optimizer and/or a trailing options table; unknown names are errors
+local args = require('nn')._args
 
 local function check_optimizer(what, opt)
   if type(opt) ~= 'table' or type(opt.param_groups) ~= 'table' then

@@ -22,7 +22,7 @@ local function args(what, train_default, ...)
   if opts then
     for k, v in pairs(opts) do
       if k ~= 'p' and k ~= 'training' and k ~= 'inplace' then
-        error(('%s: unknown option "%s"'):format(what, tostring(k)), 3)
+        error(('%s: unknown option \'%s\''):format(what, tostring(k)), 3)
       end
       res[k] = v
     end

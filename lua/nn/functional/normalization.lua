@@ -30,7 +30,7 @@ local function args(what, names, defaults, ...)
     local known = {}
     for _, k in ipairs(names) do known[k] = true end
     for k, v in pairs(opts) do
-      if not known[k] then error(('%s: unknown option "%s"'):format(what, tostring(k)), 3) end
+      if not known[k] then error(('%s: unknown option \'%s\'%s'):format(what, tostring(k), torch._did_you_mean(k, names)), 3) end
       res[k] = v
     end
   end

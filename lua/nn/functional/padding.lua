@@ -92,7 +92,7 @@ function F.pad(x, pad, ...)
     mode, value = nil, nil
     for k, v in pairs(o) do
       if k == 'mode' then mode = v elseif k == 'value' then value = v
-      else error(('pad: unknown option "%s"'):format(tostring(k)), 2) end
+      else error(('pad: unknown option \'%s\'%s'):format(tostring(k), torch._did_you_mean(k, { 'mode', 'value' })), 2) end
     end
   elseif select('#', ...) > 2 then
     error('pad: expected at most (x, pad, mode, value)', 2)

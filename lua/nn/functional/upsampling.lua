@@ -28,7 +28,7 @@ local function args(fname, names, ...)
     local known = {}
     for _, k in ipairs(names) do known[k] = true end
     for k, v in pairs(last) do
-      if not known[k] then error(('%s: unknown option "%s"'):format(fname, tostring(k)), 3) end
+      if not known[k] then error(('%s: unknown option \'%s\'%s'):format(fname, tostring(k), torch._did_you_mean(k, names)), 3) end
       o[k] = v
     end
   end
