@@ -45,6 +45,7 @@ typedef enum em_kernel_id {
     EM_K_EMBEDDING_BAG, /* em_bag_kernel (core/embedding_bag.h) */
     EM_K_CTC,           /* em_ctc_kernel (core/ctc.h) */
     EM_K_UPSAMPLE,      /* em_upsample_kernel (core/upsample.h) */
+    EM_K_PAD,           /* em_pad_kernel (core/pad.h) */
     /* convolution (core/conv.h) */
     EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
     EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */

@@ -24,4 +24,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_conv(be);
     em_cpu_register_grid_sample(be);
     em_cpu_register_upsample(be);
+    em_cpu_register_pad(be);
 }
