@@ -94,7 +94,7 @@ static inline int64_t row_source(const geom *g, int first, const int64_t *ist, i
                 int64_t i = src_index(g->mode, ow - l, n);                                                      \
                 yr[ow] = i < 0 ? value : xr[i * s];                                                             \
             }                                                                                                   \
-            if (s == 1)                                                                                         \
+            if (s == 1 && hi > lo) /* x may be NULL when the input is empty */                                  \
                 memcpy(yr + lo, xr + (lo - l), (size_t)(hi - lo) * sizeof(T));                                  \
             else                                                                                                \
                 for (int64_t ow = lo; ow < hi; ow++)                                                            \
