@@ -20,9 +20,13 @@ int em_pad_mode_parse(const char *fn, const char *s, em_pad_mode *mode)
     return em_error("%s: mode must be one of constant, reflect, replicate, circular, got %.40s", fn, s);
 }
 
-const char *em_pad_mode_name(em_pad_mode mode)
+em_pad_params em_pad_negated(const em_pad_params *p)
 {
-    return (int)mode >= 0 && mode <= EM_PAD_CIRCULAR ? mode_names[mode] : "unknown";
+    em_pad_params q = *p;
+    for (int i = 0; i < 2 * p->npad; i++)
+        q.pad[i] = -p->pad[i];
+    q.value = em_scalar_int(0);
+    return q;
 }
 
 /* Checks p against an input of shape (ndim, sizes) and fills the output's sizes. */
@@ -119,11 +123,7 @@ em_tensor *em_pad_backward(em_tensor *g, const em_pad_params *p, int ndim, const
                         em_tensor_shape_str(g, b, sizeof b), em_shape_str(c, sizeof c, ndim, osizes)),
                NULL;
     if (p->mode == EM_PAD_CONSTANT) {
-        /* the adjoint of padding is cropping: the same op with the amounts negated */
-        em_pad_params q = *p;
-        for (int i = 0; i < 2 * p->npad; i++)
-            q.pad[i] = -p->pad[i];
-        q.value = em_scalar_int(0);
+        em_pad_params q = em_pad_negated(p);
         return em_pad(g, &q);
     }
     if (!em_dtype_is_float(g->dtype))

@@ -35,7 +35,9 @@ typedef int (*em_pad_kernel)(bool backward, em_tensor *out, const em_tensor *in,
 /* The mode named s ("constant", "reflect", "replicate", "circular"). 0, or -1
  * with an error naming fn. */
 int em_pad_mode_parse(const char *fn, const char *s, em_pad_mode *mode);
-const char *em_pad_mode_name(em_pad_mode mode);
+/* The crop that undoes constant padding p: the amounts negated, value 0 (the
+ * adjoint of constant padding, so its backward). */
+em_pad_params em_pad_negated(const em_pad_params *p);
 
 /* y = pad(x). New reference or NULL. */
 em_tensor *em_pad(em_tensor *x, const em_pad_params *p);

@@ -68,11 +68,8 @@ em_tensor *em_ag_pad(em_tensor *x, const em_pad_params *p)
 em_tensor *em_ag_pad_backward(em_tensor *g, const em_pad_params *p, int ndim, const int64_t *sizes)
 {
     if (p->mode == EM_PAD_CONSTANT) {
-        /* a crop: constant padding with the amounts negated, recorded as such */
-        em_pad_params q = *p;
-        for (int i = 0; i < 2 * p->npad; i++)
-            q.pad[i] = -p->pad[i];
-        q.value = em_scalar_int(0);
+        /* a crop, recorded as constant padding so that it differentiates again */
+        em_pad_params q = em_pad_negated(p);
         return em_ag_pad(g, &q);
     }
     em_tensor *r = em_pad_backward(g, p, ndim, sizes);
