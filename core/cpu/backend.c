@@ -26,4 +26,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_upsample(be);
     em_cpu_register_optim(be);
     em_cpu_register_norm(be);
+    em_cpu_register_pad(be);
 }
