@@ -167,7 +167,7 @@ describe('torch.pad / F.pad against PyTorch', function()
     H.assert_error(function() F.pad(x, { -1, 0 }, 'replicate') end, 'pad: replicate padding amounts must be >= 0, got (-1, 0)')
     H.assert_error(function() F.pad(x, { 1, 1 }, 'wrap') end,
       'pad: mode must be one of constant, reflect, replicate, circular, got wrap')
-    H.assert_error(function() F.pad(x, { 1, 1 }, { mode = 'constant', fill = 2 }) end, 'unknown option "fill"')
+    H.assert_error(function() F.pad(x, { 1, 1 }, { mode = 'constant', fill = 2 }) end, "unknown option 'fill'")
     H.assert_error(function() F.pad(x, { 1, 1, 1, 1, 1, 1, 1, 1 }) end,
       'pad: padding length 8 is too large for a 3D input (at most 2 per dim)')
     H.assert_error(function() F.pad(torch.randn(4), { 1, 1 }, 'reflect') end,
