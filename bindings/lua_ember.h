@@ -92,6 +92,7 @@ void emL_open_ctc(lua_State *L, int methods, int module, int meta);
 void emL_open_conv(lua_State *L, int methods, int module, int meta);
 void emL_open_vision(lua_State *L, int methods, int module, int meta);
 void emL_open_upsample(lua_State *L, int methods, int module, int meta);
+void emL_open_formats(lua_State *L, int methods, int module, int meta);
 
 /* x[key] and x[key] = v for non-string keys (bindings/lua_index.c). */
 int emL_tensor_index(lua_State *L);

@@ -94,6 +94,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_conv(L, methods, module, meta);
     emL_open_vision(L, methods, module, meta);
     emL_open_upsample(L, methods, module, meta);
+    emL_open_formats(L, methods, module, meta);
 
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "_methods");
