@@ -22,5 +22,7 @@ require('torch.class')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
 require('torch.autograd')(torch)
+require('torch.safetensors')(torch)
+require('torch.numpy')(torch)
 
 return torch
