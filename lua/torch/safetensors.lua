@@ -10,6 +10,7 @@
 -- and can be memory-mapped in place.
 return function(torch)
   local json = require 'torch.json'
+  local write_atomic = require 'torch.atomic'
 
   local MAX_HEADER = 100000000 -- bytes; the reference implementation's limit
 
@@ -23,28 +24,6 @@ return function(torch)
   local UNSUPPORTED = { U16 = true, U32 = true, U64 = true, F8_E5M2 = true, F8_E4M3 = true }
   local CODES = {}
   for code, d in pairs(DTYPES) do CODES[d[1]] = code end
-
-  local function tmp_path(path)
-    return string.format('%s.tmp-%s-%x', path, tostring({}):match('0x(%x+)') or '0', os.time())
-  end
-
-  -- Writes path atomically: write(f) fills a temporary file in the same
-  -- directory, which is synced and renamed over path only when complete.
-  local function write_atomic(path, write, what)
-    local tmp = tmp_path(path)
-    local f, err = io.open(tmp, 'wb')
-    if not f then error(what .. ': cannot write ' .. path .. ' (' .. err .. ')', 0) end
-    local ok, e = pcall(function()
-      write(f)
-      torch._fsync(f)
-    end)
-    f:close()
-    if ok then ok, e = os.rename(tmp, path) end
-    if not ok then
-      os.remove(tmp)
-      error(what .. ': ' .. tostring(e), 0)
-    end
-  end
 
   local function check_opts(opts, fn, allowed)
     if opts == nil then return {} end
