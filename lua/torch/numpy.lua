@@ -159,6 +159,9 @@ return function(torch)
     local left = src.remaining()
     local nbytes = esize
     for _, s in ipairs(sizes) do
+      if s == 0 then nbytes = 0 end
+    end
+    for _, s in ipairs(nbytes > 0 and sizes or {}) do
       if s > 0 and nbytes > left // s then fail(what, 'the shape needs more bytes than the %d left', left) end
       nbytes = nbytes * s
     end

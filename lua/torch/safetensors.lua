@@ -162,11 +162,15 @@ return function(torch)
       end
       local nbytes = DTYPES[e.code][2]
       for _, s in ipairs(e.shape) do
-        if s > 0 and nbytes > buffer_len // s then nbytes = buffer_len + 1 else nbytes = nbytes * s end
+        if s == 0 then nbytes = 0 end
+      end
+      for _, s in ipairs(nbytes > 0 and e.shape or {}) do
+        if s > 0 and nbytes > (1 << 62) // s then nbytes = -1 break end
+        nbytes = nbytes * s
       end
       if nbytes ~= e.e - e.b then
         fail(path, 'tensor %q: shape and dtype %s need %s bytes, data_offsets give %d', e.name, e.code,
-          nbytes > buffer_len and 'more than the file has' or tostring(nbytes), e.e - e.b)
+          nbytes < 0 and 'more than 2^62' or tostring(nbytes), e.e - e.b)
       end
       pos = e.e
     end
