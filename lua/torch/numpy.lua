@@ -162,7 +162,7 @@ return function(torch)
       if s == 0 then nbytes = 0 end
     end
     for _, s in ipairs(nbytes > 0 and sizes or {}) do
-      if s > 0 and nbytes > left // s then fail(what, 'the shape needs more bytes than the %d left', left) end
+      if nbytes > (1 << 62) // s then fail(what, 'the shape needs more than 2^62 bytes') end
       nbytes = nbytes * s
     end
     if nbytes ~= left then
