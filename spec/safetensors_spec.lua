@@ -97,6 +97,27 @@ describe('safetensors', function()
     assert.is_true(torch.equal(torch.load_safetensors(path).a, torch.arange(8):float()))
   end)
 
+  it('unmaps the file only when the last tensor using it is freed', function()
+    if not io.open('/proc/self/maps') then return end
+    local function maps()
+      local n = 0
+      for l in io.lines('/proc/self/maps') do if l:find(path, 1, true) then n = n + 1 end end
+      return n
+    end
+    torch.save_safetensors(path, { a = torch.ones(1000), b = torch.ones(10) })
+    local r = torch.load_safetensors(path)
+    assert.are.equal(1, maps())
+    local a = r.a
+    r = nil
+    collectgarbage(); collectgarbage()
+    assert.are.equal(1, maps())
+    assert.are.equal(1000, a:sum():item())
+    a = nil
+    collectgarbage(); collectgarbage()
+    assert.are.equal(0, maps())
+    assert.is_nil(a)
+  end)
+
   it('writes atomically: a failing save leaves the previous file intact and no temporary', function()
     torch.save_safetensors(path, { a = torch.ones(2) })
     H.assert_error(function() torch.save_safetensors(path, { a = torch.ones(2), b = 'x' }) end, '"b" is a string, not a tensor')
