@@ -23,5 +23,7 @@ require('torch.suggest')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
 require('torch.autograd')(torch)
+require('torch.safetensors')(torch)
+require('torch.numpy')(torch)
 
 return torch
