@@ -487,6 +487,12 @@ return function(torch)
           if sizes[i] < 0 or strides[i] < 0 then bad('a tensor has a negative size or stride') end
           if sizes[i] == 0 then numel = 0 end
         end
+        if numel ~= 0 then -- the element count must fit in 62 bits (expanded views are not allocated)
+          for i = 1, nd do
+            if sizes[i] > (1 << 62) // numel then bad('a tensor of absurd size') end
+            numel = numel * sizes[i]
+          end
+        end
         local si = take('<I4', 4)
         local t
         if si == 0 then
@@ -506,7 +512,6 @@ return function(torch)
               bad('a tensor view reaches past its storage')
             end
             last = last + (sizes[i] - 1) * strides[i]
-            if strides[i] == 0 and sizes[i] > (1 << 48) then bad('a tensor size %d is absurd', sizes[i]) end
           end
           t = s.tensor:as_strided(sizes, strides, off)
         end
