@@ -328,7 +328,10 @@ describe('torch.save/torch.load', function()
       local mnt = dir .. '/small'
       os.execute('mkdir -p ' .. mnt)
       local ok = os.execute('mount -t tmpfs -o size=1m tmpfs ' .. mnt .. ' 2>/dev/null')
-      if not ok then return pending('cannot mount a tmpfs here (needs root): full-disk test skipped') end
+      if not ok then
+        os.execute('rmdir ' .. mnt)
+        return pending('cannot mount a tmpfs here (needs root): full-disk test skipped')
+      end
       local target = mnt .. '/ckpt.t7'
       local res, err = pcall(function()
         torch.save(target, { step = 1, w = torch.ones(1000) })
