@@ -4,6 +4,7 @@
 #   make run        the demo: tensors and what th can do
 #   make sanitize   build with ASan + UBSan into build-san/ and run the specs there
 #   make bench      side-by-side benchmarks against PyTorch
+#   make fuzz       fuzz torch.load with seeded mutations for FUZZ_SECONDS (60)
 #   make install PREFIX=/usr/local
 # CUDA: kernels/ is compiled when nvcc is found (CUDA=0 turns it off).
 
@@ -43,7 +44,7 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 TH_OBJ   := $(TH_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h core/cpu/*.h core/autograd/*.h bindings/*.h kernels/*.h)
 
-.PHONY: all deps test run sanitize bench install uninstall clean
+.PHONY: all deps test run sanitize bench fuzz install uninstall clean
 
 # Objects are rebuilt when the flags change (e.g. CUDA=0 after CUDA=1).
 CONFIG_STAMP := $(BUILD)/.flags
@@ -89,6 +90,14 @@ sanitize: deps
 
 bench: all
 	../shared/bench/compare gemm op_overhead startup
+
+# Seeded mutation fuzzing of torch.load (FUZZ_SEED to repeat a run); for C-level
+# checks run it with the sanitizer build: make fuzz TH=build-san/th
+FUZZ_SECONDS ?= 60
+FUZZ_SEED    ?=
+TH           ?= $(BUILD)/th
+fuzz: all
+	$(TH) scripts/fuzz/serialization.lua $(FUZZ_SECONDS) $(FUZZ_SEED)
 
 LUA_SHARE = $(DESTDIR)$(PREFIX)/share/lua/5.4
 LUA_CLIB  = $(DESTDIR)$(PREFIX)/lib/lua/5.4

@@ -88,6 +88,7 @@ void emL_open_pool(lua_State *L, int methods, int module, int meta);
 void emL_open_loss(lua_State *L, int methods, int module, int meta);
 void emL_open_embedding_bag(lua_State *L, int methods, int module, int meta);
 void emL_open_tensor_io(lua_State *L, int methods, int module, int meta);
+void emL_open_fs(lua_State *L, int methods, int module, int meta);
 void emL_open_ctc(lua_State *L, int methods, int module, int meta);
 void emL_open_conv(lua_State *L, int methods, int module, int meta);
 void emL_open_vision(lua_State *L, int methods, int module, int meta);

@@ -7,7 +7,7 @@
  *                                          offset in bytes from the file's start (0-based)
  *   torch._byteswap(s, width)           -> s with every width-byte group reversed
  *                                          (big-endian data to the host's order)
- *   torch._fsync(file)                  -> flushes a file from io.open to the disk */
+ * (torch._fsync, used by lua/torch/atomic.lua, is in bindings/lua_fs.c) */
 #include <errno.h>
 #include <lualib.h>
 #include <string.h>
@@ -143,17 +143,6 @@ static int l_byteswap(lua_State *L)
     return 1;
 }
 
-static int l_fsync(lua_State *L)
-{
-    luaL_Stream *st = luaL_testudata(L, 1, LUA_FILEHANDLE);
-    if (!st)
-        return luaL_error(L, "_fsync: expected a file handle from io.open, got %s", luaL_typename(L, 1));
-    if (!st->closef || !st->f)
-        return luaL_error(L, "_fsync: the file is closed");
-    if (fflush(st->f) != 0 || fsync(fileno(st->f)) != 0)
-        return luaL_error(L, "_fsync: %s", strerror(errno));
-    return 0;
-}
 
 void emL_open_formats(lua_State *L, int methods, int module, int meta)
 {
@@ -163,7 +152,6 @@ void emL_open_formats(lua_State *L, int methods, int module, int meta)
         { "_inflate", l_inflate },
         { "_mmap_tensors", l_mmap_tensors },
         { "_byteswap", l_byteswap },
-        { "_fsync", l_fsync },
         { NULL, NULL },
     };
     for (const luaL_Reg *r = funcs; r->name; r++) {

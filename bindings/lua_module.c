@@ -90,6 +90,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_loss(L, methods, module, meta);
     emL_open_embedding_bag(L, methods, module, meta);
     emL_open_tensor_io(L, methods, module, meta);
+    emL_open_fs(L, methods, module, meta);
     emL_open_ctc(L, methods, module, meta);
     emL_open_conv(L, methods, module, meta);
     emL_open_vision(L, methods, module, meta);

@@ -1,6 +1,6 @@
 -- torch: the tensor library. Loads the C core (torch.core) and adds the parts
 -- written in Lua: the class system, dtype names, legacy tensor constructors,
--- printing and the random-number front end.
+-- printing, the random-number front end and torch.save/torch.load.
 local C = require 'torch.core'
 
 local torch = {}
@@ -25,5 +25,6 @@ require('torch.print')(torch)
 require('torch.autograd')(torch)
 require('torch.safetensors')(torch)
 require('torch.numpy')(torch)
+require('torch.serialization')(torch)
 
 return torch
