@@ -22,5 +22,6 @@ require('torch.class')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
 require('torch.autograd')(torch)
+require('torch.pytorch_format')(torch)
 
 return torch
