@@ -34,7 +34,7 @@ end
 local U16, U32 = 0xFFFF, 0xFFFFFFFF
 
 local function read_at(f, size, pos, n, what)
-  if pos < 0 or n < 0 or pos + n > size then
+  if pos < 0 or n < 0 or pos > size or n > size - pos then -- (no sums: they could overflow)
     fail('truncated file: %s needs %d bytes at offset %d, the file has %d', what, n, pos, size)
   end
   f:seek('set', pos)
@@ -95,10 +95,10 @@ local function zip_directory(f)
     if sig2 ~= 'PK\6\6' then fail('bad zip64 end of central directory record') end
   end
   if disk ~= 0 or cd_disk ~= 0 then fail('multi-disk zip archives are not supported') end
-  if cd_off < 0 or cd_size < 0 or count < 0 or cd_off + cd_size > eocd then
+  if cd_off < 0 or cd_size < 0 or count < 0 or cd_off > eocd or cd_size > eocd - cd_off then
     fail('central directory (offset %d, %d bytes) lies outside the file', cd_off, cd_size)
   end
-  if count * 46 > cd_size then fail('central directory of %d bytes cannot hold %d entries', cd_size, count) end
+  if count > cd_size // 46 then fail('central directory of %d bytes cannot hold %d entries', cd_size, count) end
   local cd = read_at(f, size, cd_off, cd_size, 'central directory')
   local members, names, p = {}, {}, 1
   for _ = 1, count do
@@ -131,7 +131,7 @@ local function zip_seek(f, z, name)
     local nlen, xlen = string.unpack('<I2I2', h, 27)
     if sig ~= 'PK\3\4' then fail('bad local header for zip member %s', name) end
     local start = m.lho + 30 + nlen + xlen
-    if start + m.csize > z.limit then
+    if start > z.limit or m.csize > z.limit - start then
       fail('zip member %s (%d bytes at offset %d) runs past the central directory', name, m.csize, start)
     end
     m.start = start
@@ -146,6 +146,8 @@ local function zip_read(f, z, name)
   if torch_crc32(s) ~= m.crc then fail('zip member %s fails its CRC-32 check (the file is damaged)', name) end
   return s
 end
+
+M.zip_directory, M.zip_read = zip_directory, zip_read
 
 -- ---- the result's dictionaries ----
 
@@ -226,7 +228,7 @@ function M.unpickle(data, loader, torch)
     fail('%s (pickle byte %d)', fmt:format(...), op_at - 1)
   end
   local function take(k, what)
-    if pos + k - 1 > n then perr('truncated pickle: %s needs %d bytes, %d left', what, k, n - pos + 1) end
+    if k > n - pos + 1 then perr('truncated pickle: %s needs %d bytes, %d left', what, k, n - pos + 1) end
     local s = data:sub(pos, pos + k - 1)
     pos = pos + k
     return s
