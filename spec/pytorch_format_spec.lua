@@ -139,7 +139,8 @@ describe('torch.load_pytorch', function()
   end)
 
   it('refuses globals and opcodes outside the weights-only subset, running nothing', function()
-    H.assert_error(function() torch.load_pytorch(pt('os_system')) end, "load_pytorch: global 'os.system' is not allowed")
+    H.assert_error(function() torch.load_pytorch(pt('os_system')) end,
+      "load_pytorch: global 'os.system' is not allowed")
     H.assert_error(function() torch.load_pytorch(pt('builtins_eval')) end, "global 'builtins.eval' is not allowed")
     H.assert_error(function() torch.load_pytorch(pt('inst')) end, 'opcode INST (0x69) is not allowed')
   end)
@@ -148,7 +149,8 @@ describe('torch.load_pytorch', function()
     H.assert_error(function() torch.load_pytorch(pt('huge_unicode')) end, 'BINUNICODE needs 2147483647 bytes, 4 left')
     H.assert_error(function() torch.load_pytorch(pt('storage_too_big')) end,
       'storage 0 claims 268435456 float32 elements but its record holds 8 bytes')
-    H.assert_error(function() torch.load_pytorch(pt('view_out_of_bounds')) end, 'reaches past its storage of 2 elements')
+    H.assert_error(function() torch.load_pytorch(pt('view_out_of_bounds')) end,
+      'reaches past its storage of 2 elements')
     H.assert_error(function() torch.load_pytorch(pt('deep')) end, 'nested deeper than 1000')
     H.assert_error(function() torch.load_pytorch(pt('underflow')) end, 'APPEND: the stack is empty')
     H.assert_error(function() torch.load_pytorch(pt('bad_memo')) end, 'memo entry 5 was never stored')
@@ -189,12 +191,14 @@ describe('torch.load_pytorch', function()
       assert.are.same({ 'float32', '0', 'cuda:0', 2 }, { dtype, key, loc, numel })
       return torch.tensor { 1.5, 2.5 }
     end
-    local v2 = 'ctorch._tensor\n_rebuild_from_type_v2\n(ctorch._utils\n_rebuild_tensor_v2\nctorch.nn.parameter\nParameter\n('
-      .. '(' .. bu('storage') .. 'ctorch\nFloatStorage\n' .. bu('0') .. bu('cuda:0') .. 'K\x02tQK\x00K\x02\x85K\x01\x85\x88)t}tR.'
+    local v2 = 'ctorch._tensor\n_rebuild_from_type_v2\n(ctorch._utils\n_rebuild_tensor_v2\n'
+      .. 'ctorch.nn.parameter\nParameter\n((' .. bu('storage') .. 'ctorch\nFloatStorage\n' .. bu('0')
+      .. bu('cuda:0') .. 'K\x02tQK\x00K\x02\x85K\x01\x85\x88)t}tR.'
     local p = PF.unpickle('\x80\x02' .. v2, loader, torch)
     assert.is_true(nn.is_parameter(p)); assert.is_true(p.requires_grad)
     H.assert_close(p, { 1.5, 2.5 })
-    H.assert_error(function() PF.unpickle('\x80\x02' .. v2:gsub('nn.parameter\nParameter', 'nn\nModule'), loader, torch) end,
+    local bad = v2:gsub('nn.parameter\nParameter', 'nn\nModule')
+    H.assert_error(function() PF.unpickle('\x80\x02' .. bad, loader, torch) end,
       "global 'torch.nn.Module' is not allowed")
     -- a list that holds itself
     local c = un(']q\x00h\x00a.')

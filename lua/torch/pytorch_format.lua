@@ -72,7 +72,8 @@ end
 
 -- -> {members = {name -> entry}, names = {...}, size = file size}
 local function zip_directory(f)
-  local size = f:seek('end')
+  local size, err = f:seek('end')
+  if not size then fail('cannot read the file (%s)', tostring(err)) end
   if size < 22 then fail('not a zip archive (%d bytes; PyTorch files before 1.6 are not supported)', size) end
   local tail_len = math.min(size, 22 + 0xFFFF)
   local tail = read_at(f, size, size - tail_len, tail_len, 'end of central directory')
@@ -304,7 +305,9 @@ function M.unpickle(data, loader, torch)
 
   -- tensors
   local function rebuild_tensor(storage, offset, size, stride, requires_grad)
-    if kind[storage] ~= 'storage' then perr('_rebuild_tensor: expected a storage, got %s', kind[storage] or type(storage)) end
+    if kind[storage] ~= 'storage' then
+      perr('_rebuild_tensor: expected a storage, got %s', kind[storage] or type(storage))
+    end
     if math.type(offset) ~= 'integer' or offset < 0 then perr('_rebuild_tensor: bad storage offset') end
     local _, nd = int_tuple(size, 'tensor size', 16)
     local _, ns = int_tuple(stride, 'tensor stride', 16)
