@@ -546,6 +546,10 @@ local function load(torch, f)
     end
   end
   if not prefix then fail('no <archive>/data.pkl record: not a PyTorch checkpoint') end
+  if z.members[prefix .. '/version'] then -- 1 to 3 so far; the layout read here has not changed
+    local v = zip_read(f, z, prefix .. '/version')
+    if not v:match('^%d+\n?$') or tonumber(v) < 1 then fail('bad archive version record %q', v:sub(1, 20)) end
+  end
   local bo = z.members[prefix .. '/byteorder']
   if bo then
     local order = zip_read(f, z, bo.name)
