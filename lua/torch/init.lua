@@ -26,5 +26,6 @@ require('torch.autograd')(torch)
 require('torch.safetensors')(torch)
 require('torch.numpy')(torch)
 require('torch.serialization')(torch)
+require('torch.pytorch_format')(torch)
 
 return torch
