@@ -18,137 +18,15 @@
 --   int / float / str / bool / None -> integer / float / string / boolean / nil
 --   torch.Size         -> an array of integers; torch.float32 etc. -> the dtype name
 --
--- The zip reader below handles what torch.save writes (stored members, zip64 records);
--- it will give way to the shared lua/torch/zip.lua reader.
+-- The archive is read with the shared zip reader (lua/torch/zip.lua).
 local M = {}
 
 local MAX_DEPTH = 1000 -- containers nested deeper than this, or more open MARKs, are refused
-local torch_crc32       -- torch._crc32, set when the module is installed
+local zip = require 'torch.zip'
 
 local function fail(fmt, ...)
   error('load_pytorch: ' .. fmt:format(...), 0)
 end
-
--- ---- zip directory (stored members only) ----
-
-local U16, U32 = 0xFFFF, 0xFFFFFFFF
-
-local function read_at(f, size, pos, n, what)
-  if pos < 0 or n < 0 or pos > size or n > size - pos then -- (no sums: they could overflow)
-    fail('truncated file: %s needs %d bytes at offset %d, the file has %d', what, n, pos, size)
-  end
-  f:seek('set', pos)
-  local s = n == 0 and '' or f:read(n)
-  if s == nil or #s ~= n then fail('cannot read %d bytes at offset %d (%s)', n, pos, what) end
-  return s
-end
-
--- the zip64 extra field (id 1) holds the 8-byte values whose 4-byte fields are 0xFFFFFFFF
-local function zip64_extra(extra, name, usize, csize, lho)
-  local p = 1
-  while p + 3 <= #extra do
-    local id, len = string.unpack('<I2I2', extra, p)
-    if p + 4 + len - 1 > #extra then break end
-    if id == 1 then
-      local q, stop = p + 4, p + 4 + len
-      local function take(v)
-        if v ~= U32 then return v end
-        if q + 8 > stop then fail('zip member %s: zip64 extra field too short', name) end
-        local x = string.unpack('<i8', extra, q)
-        q = q + 8
-        if x < 0 then fail('zip member %s: zip64 value out of range', name) end
-        return x
-      end
-      usize = take(usize); csize = take(csize); lho = take(lho)
-      return usize, csize, lho
-    end
-    p = p + 4 + len
-  end
-  if usize == U32 or csize == U32 or lho == U32 then
-    fail('zip member %s: 0xFFFFFFFF field without a zip64 extra field', name)
-  end
-  return usize, csize, lho
-end
-
--- -> {members = {name -> entry}, names = {...}, size = file size}
-local function zip_directory(f)
-  local size, err = f:seek('end')
-  if not size then fail('cannot read the file (%s)', tostring(err)) end
-  if size < 22 then fail('not a zip archive (%d bytes; PyTorch files before 1.6 are not supported)', size) end
-  local tail_len = math.min(size, 22 + 0xFFFF)
-  local tail = read_at(f, size, size - tail_len, tail_len, 'end of central directory')
-  local e, i = nil, 1
-  while true do
-    local j = tail:find('PK\5\6', i, true)
-    if not j or j + 21 > #tail then break end
-    e, i = j, j + 1
-  end
-  if not e then fail('not a zip archive (no end of central directory record)') end
-  local eocd = size - tail_len + e - 1 -- 0-based offset of the record
-  local _, disk, cd_disk, _, count, cd_size, cd_off = string.unpack('<c4I2I2I2I2I4I4', tail, e)
-  if count == U16 or cd_size == U32 or cd_off == U32 then
-    local loc = read_at(f, size, eocd - 20, 20, 'zip64 end of central directory locator')
-    local sig, _, z64 = string.unpack('<c4I4i8', loc)
-    if sig ~= 'PK\6\7' then fail('zip64 fields without a zip64 locator') end
-    local rec = read_at(f, size, z64, 56, 'zip64 end of central directory')
-    local sig2
-    sig2, disk, cd_disk, _, count, cd_size, cd_off = string.unpack('<c4 xxxxxxxx xxxx I4I4 i8i8i8i8', rec)
-    if sig2 ~= 'PK\6\6' then fail('bad zip64 end of central directory record') end
-  end
-  if disk ~= 0 or cd_disk ~= 0 then fail('multi-disk zip archives are not supported') end
-  if cd_off < 0 or cd_size < 0 or count < 0 or cd_off > eocd or cd_size > eocd - cd_off then
-    fail('central directory (offset %d, %d bytes) lies outside the file', cd_off, cd_size)
-  end
-  if count > cd_size // 46 then fail('central directory of %d bytes cannot hold %d entries', cd_size, count) end
-  local cd = read_at(f, size, cd_off, cd_size, 'central directory')
-  local members, names, p = {}, {}, 1
-  for _ = 1, count do
-    if p + 45 > #cd then fail('central directory truncated') end
-    local sig, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, lho =
-      string.unpack('<c4I2I2I2I2I2I2I4I4I4I2I2I2I2I2I4I4', cd, p)
-    if sig ~= 'PK\1\2' then fail('bad central directory entry at offset %d', cd_off + p - 1) end
-    if p + 46 + nlen + xlen + clen - 1 > #cd then fail('central directory entry runs past the directory') end
-    local name = cd:sub(p + 46, p + 45 + nlen)
-    usize, csize, lho = zip64_extra(cd:sub(p + 46 + nlen, p + 45 + nlen + xlen), name, usize, csize, lho)
-    if members[name] then fail('zip member %s appears twice', name) end
-    members[name] = { name = name, flags = flags, method = method, crc = crc, csize = csize, usize = usize, lho = lho }
-    names[#names + 1] = name
-    p = p + 46 + nlen + xlen + clen
-  end
-  return { members = members, names = names, size = size, limit = cd_off }
-end
-
--- positions f at the data of member name; -> its size in bytes
-local function zip_seek(f, z, name)
-  local m = z.members[name]
-  if not m then fail('the archive has no member %s', name) end
-  if m.method ~= 0 or m.csize ~= m.usize then
-    fail('zip member %s is compressed (method %d); PyTorch stores its members uncompressed', name, m.method)
-  end
-  if m.flags & 1 ~= 0 then fail('zip member %s is encrypted', name) end
-  if not m.start then
-    local h = read_at(f, z.size, m.lho, 30, 'local header of ' .. name)
-    local sig = h:sub(1, 4)
-    local nlen, xlen = string.unpack('<I2I2', h, 27)
-    if sig ~= 'PK\3\4' then fail('bad local header for zip member %s', name) end
-    local start = m.lho + 30 + nlen + xlen
-    if start > z.limit or m.csize > z.limit - start then
-      fail('zip member %s (%d bytes at offset %d) runs past the central directory', name, m.csize, start)
-    end
-    m.start = start
-  end
-  f:seek('set', m.start)
-  return m.csize, m
-end
-
-local function zip_read(f, z, name)
-  local n, m = zip_seek(f, z, name)
-  local s = read_at(f, z.size, m.start, n, name)
-  if torch_crc32(s) ~= m.crc then fail('zip member %s fails its CRC-32 check (the file is damaged)', name) end
-  return s
-end
-
-M.zip_directory, M.zip_read = zip_directory, zip_read
 
 -- ---- the result's dictionaries ----
 
@@ -535,27 +413,32 @@ end
 
 -- ---- torch.load_pytorch ----
 
-local function load(torch, f)
-  local z = zip_directory(f)
+local function load(torch, path)
+  local ok, z = pcall(zip.open, path)
+  if not ok then fail('%s', (tostring(z):gsub('^zip: ', ''))) end
   local prefix
-  for _, name in ipairs(z.names) do
-    local p = name:match('^([^/]+)/data%.pkl$')
+  for _, m in ipairs(z.members) do
+    local p = m.name:match('^([^/]+)/data%.pkl$')
     if p then
       if prefix then fail('the archive holds several data.pkl records') end
       prefix = p
     end
   end
   if not prefix then fail('no <archive>/data.pkl record: not a PyTorch checkpoint') end
-  if z.members[prefix .. '/version'] then -- 1 to 3 so far; the layout read here has not changed
-    local v = zip_read(f, z, prefix .. '/version')
+  local function read(name)
+    local r, res = pcall(z.read, z, name)
+    if not r then fail('%s', (tostring(res):gsub('^zip: ', ''))) end
+    return res
+  end
+  if z:member(prefix .. '/version') then -- 1 to 3 so far; the layout read here has not changed
+    local v = read(prefix .. '/version')
     if not v:match('^%d+\n?$') or tonumber(v) < 1 then fail('bad archive version record %q', v:sub(1, 20)) end
   end
-  local bo = z.members[prefix .. '/byteorder']
-  if bo then
-    local order = zip_read(f, z, bo.name)
+  if z:member(prefix .. '/byteorder') then
+    local order = read(prefix .. '/byteorder')
     if order ~= 'little' then fail("checkpoint byte order '%s' is not supported (only little-endian)", order) end
   end
-  local pkl = zip_read(f, z, prefix .. '/data.pkl')
+  local pkl = read(prefix .. '/data.pkl')
   local storages = {}
   local function loader(dtype, key, _, numel)
     local s = storages[key]
@@ -563,20 +446,22 @@ local function load(torch, f)
       if s.dtype ~= dtype then fail('storage %s is read both as %s and as %s', key, s.dtype, dtype) end
       return s
     end
-    local name = prefix .. '/data/' .. key
-    local bytes, m = zip_seek(f, z, name)
+    local m = z:member(prefix .. '/data/' .. key)
+    if not m then fail('the archive has no member %s/data/%s', prefix, key) end
     local esize = torch.empty(0, { dtype = dtype }):element_size()
-    if numel > bytes // esize then
-      fail('storage %s claims %d %s elements but its record holds %d bytes', key, numel, dtype, bytes)
+    if numel > m.size // esize then
+      fail('storage %s claims %d %s elements but its record holds %d bytes', key, numel, dtype, m.size)
     end
-    s = torch._read_tensor(f, dtype, { numel })
-    if numel * esize == bytes and torch._crc32(s) ~= m.crc then
-      fail('storage %s fails its CRC-32 check (the file is damaged)', key)
-    end
+    if m.size % esize ~= 0 then fail('storage %s holds %d bytes, not whole %s elements', key, m.size, dtype) end
+    local r, res = pcall(z.read_tensor, z, m, dtype, { m.size // esize })
+    if not r then fail('%s', (tostring(res):gsub('^zip: ', ''))) end
+    s = numel < res:numel() and res:narrow(1, 1, numel) or res
     storages[key] = s
     return s
   end
-  return M.unpickle(pkl, loader, torch)
+  local result = M.unpickle(pkl, loader, torch)
+  z:close()
+  return result
 end
 
 -- shifts the purely numeric components of a dotted name: '0.weight' -> '1.weight'
@@ -589,17 +474,12 @@ end
 M.shift_name = shift_name
 
 local function install(_, torch)
-  torch_crc32 = torch._crc32
-
   -- torch.load_pytorch(path) -> the object a PyTorch (>= 1.6) torch.save wrote to path,
   -- read without running anything from the file (see the top of lua/torch/pytorch_format.lua
   -- for how Python values map to Lua). Tensors load onto the CPU.
   function torch.load_pytorch(path)
     if type(path) ~= 'string' then error('load_pytorch: expected a file name, got ' .. torch.type(path), 2) end
-    local f, err = io.open(path, 'rb')
-    if not f then error('load_pytorch: cannot open ' .. tostring(err), 2) end
-    local ok, res = pcall(load, torch, f)
-    f:close()
+    local ok, res = pcall(load, torch, path)
     if not ok then
       res = tostring(res)
       if not res:find('^load_pytorch: ') then res = 'load_pytorch: ' .. res end
