@@ -3,6 +3,11 @@
  * runs in the parameter's type with the scalars rounded to it first, in the order
  * of PyTorch's single-tensor implementations (so float32 results agree bit for bit
  * or to rounding): e.g. Adam's exp_avg.mul_(b1).add_(g, alpha=1-b1) is m*b1 + (1-b1)*g. */
+/* -O3 for this file: the loops carry loop-invariant option branches (maximize,
+ * weight decay, momentum, nesterov) that -O3 unswitches into straight loops the
+ * compiler vectorises; at -O2 they stay scalar and compute-bound. */
+#pragma GCC optimize("O3")
+
 #include <math.h>
 
 #include "../error.h"
