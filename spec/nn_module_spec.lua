@@ -317,6 +317,8 @@ describe('nn containers', function()
     local fresh = nn.Sequential { { 'conv1', nn.Conv2d(1, 2, 3) }, { 'act', nn.ReLU() } }
     fresh:load_state_dict(sd)
     assert.is_true(torch.equal(fresh.conv1.weight, other.conv1.weight))
+    local Sub = torch.class('SpecNamedSeq', 'nn.Sequential') -- names reach subclasses too
+    assert.are.equal('nn.ReLU', torch.type(Sub { { 'act', nn.ReLU() } }.act))
     H.assert_error(function() nn.Sequential { { 'a', nn.ReLU() }, { 'a', nn.ReLU() } } end, 'name "a" is given twice')
     H.assert_error(function() nn.Sequential { { 'forward', nn.ReLU() } } end, 'is reserved')
     H.assert_error(function() nn.Sequential { { 'x.y', nn.ReLU() } } end, 'bad name "x.y"')

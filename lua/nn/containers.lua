@@ -192,10 +192,8 @@ function Sequential:remove(index)
 end
 Sequential.pop = Sequential.remove
 
--- net.name reads and replaces a named item
-function Sequential.__index(self, k)
-  local v = Sequential[k]
-  if v ~= nil then return v end
+-- net.name reads and replaces a named item (also in subclasses: see torch.class)
+function Sequential:__index_missing(k)
   local i = named_position(self, k)
   if i then return rawget(self, i) end
 end

@@ -34,6 +34,19 @@ return function(torch)
     if type(ns) == 'table' and rawget(ns, short) == nil then rawset(ns, short, class) end
   end
 
+  -- A class (or an ancestor) may define __index_missing(self, key), called for keys
+  -- that neither the instance nor the class chain holds: data.Dataset answers ds[i]
+  -- with ds:get(i), a named Sequential answers net.conv1. Only such classes pay for a
+  -- function __index; the others keep the class table as __index.
+  local function with_index_hook(class)
+    class.__index = function(obj, k)
+      local v = class[k]
+      if v ~= nil then return v end
+      local hook = class.__index_missing
+      if hook then return hook(obj, k) end
+    end
+  end
+
   function torch.class(name, parent_name, ...)
     if type(name) ~= 'string' or name == '' then
       error("torch.class: expected a class name (string), got " .. type(name), 2)
@@ -53,12 +66,16 @@ return function(torch)
     if parent then
       inherit_metamethods(class, parent)
     end
+    if parent and parent.__index_missing then with_index_hook(class) end
     setmetatable(class, {
       __index = parent,
       __call = new_instance,
       __tostring = function() return 'class ' .. name end,
       -- a metamethod defined on the class later must be visible to instances too
-      __newindex = function(c, k, v) rawset(c, k, v) end,
+      __newindex = function(c, k, v)
+        rawset(c, k, v)
+        if k == '__index_missing' then with_index_hook(c) end
+      end,
     })
     registry[name] = class
     set_in_namespace(name, class)
