@@ -189,7 +189,7 @@ function PackedSequence:__init(data, batch_sizes, sorted_indices, unsorted_indic
     error('PackedSequence: batch_sizes must be a 1-D int64 tensor, got ' ..
       (torch.isTensor(batch_sizes) and (batch_sizes.dtype .. ' of size ' .. shape_str(batch_sizes)) or torch.type(batch_sizes)), 2)
   end
-  batch_sizes = batch_sizes:detach():cpu()
+  if batch_sizes.device ~= 'cpu' then batch_sizes = batch_sizes:cpu() end
   local bs, total = batch_sizes:tolist(), 0
   for t, b in ipairs(bs) do
     if b < 1 or (t > 1 and b > bs[t - 1]) then
