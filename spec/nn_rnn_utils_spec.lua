@@ -157,6 +157,7 @@ describe('nn.utils.rnn gradients and round trips', function()
     for i = 1, 3 do H.assert_close(un[i], seqs[i]) end
     local up = R.unpad_sequence(R.pad_sequence(seqs, { batch_first = true }), { 2, 4, 1 }, { batch_first = true })
     for i = 1, 3 do H.assert_close(up[i], seqs[i]) end
+    assert.equal(0, R.unpad_sequence(torch.randn(3, 2), { 0, 3 })[1]:numel())
   end)
 
   it('accepts a tensor of sequences in pad_sequence and 1-D sequences everywhere', function()
@@ -225,6 +226,10 @@ describe('nn.utils.rnn errors', function()
       'pack_padded_sequence: lengths must be a 1-D tensor or a list of integers')
     H.assert_error(function() R.pack_padded_sequence(torch.randn(4), { 4 }) end,
       'pack_padded_sequence: expected input of size T x B x *')
+    H.assert_error(function() R.pack_padded_sequence(torch.randn(3, 0, 2), {}) end,
+      'pack_padded_sequence: cannot pack an empty batch (input size 3x0x2)')
+    H.assert_error(function() R.unpad_sequence(x, { 1, -1, 2 }) end,
+      'unpad_sequence: every length must be at least 0, got -1 for sequence 2')
     H.assert_error(function() R.unpad_sequence(x, { 1, 2 }) end,
       'unpad_sequence: expected one length per batch element (batch size 3), got 2 lengths')
   end)

@@ -67,7 +67,8 @@ end
 
 -- lengths as a Lua list of integers (from a tensor or a list), checked against
 -- the batch size and the longest allowed length
-local function read_lengths(fn, lengths, batch, max_len)
+local function read_lengths(fn, lengths, batch, max_len, min_len)
+  min_len = min_len or 1
   local l
   if torch.isTensor(lengths) then
     if lengths:dim() ~= 1 then
@@ -89,9 +90,9 @@ local function read_lengths(fn, lengths, batch, max_len)
     if not n then
       error(('%s: lengths must be integers, got %s at position %d'):format(fn, tostring(v), i), 3)
     end
-    if n <= 0 then
-      error(('%s: every length must be greater than 0, got %d for sequence %d (lengths %s)')
-        :format(fn, n, i, list_str(l)), 3)
+    if n < min_len then
+      error(('%s: every length must be %s, got %d for sequence %d (lengths %s)')
+        :format(fn, min_len == 1 and 'greater than 0' or 'at least 0', n, i, list_str(l)), 3)
     end
     if n > max_len then
       error(('%s: length %d of sequence %d exceeds the padded sequence length %d (lengths %s)')
@@ -276,6 +277,7 @@ function rnn.pack_padded_sequence(input, lengths, ...)
   end
   local bf = a.batch_first
   local T, B = input:size(bf and 2 or 1), input:size(bf and 1 or 2)
+  if B == 0 then error(('%s: cannot pack an empty batch (input size %s)'):format(fn, shape_str(input)), 2) end
   local l = read_lengths(fn, lengths, B, T)
   local order, sorted = sort_order(fn, l, a.enforce_sorted)
   local sl = {}
@@ -490,7 +492,7 @@ function rnn.unpad_sequence(padded, lengths, ...)
   end
   local bdim = a.batch_first and 1 or 2
   local T, B = padded:size(3 - bdim), padded:size(bdim)
-  local l = read_lengths(fn, lengths, B, T)
+  local l = read_lengths(fn, lengths, B, T, 0)
   local res = {}
   for i = 1, B do
     res[i] = padded:select(bdim, i):narrow(1, 1, l[i])
