@@ -282,6 +282,18 @@ describe('index_add_ / index_copy_ / index_fill_', function()
     x:index_add_(1, T(f.idx), T(f.src))
     H.assert_close(x, f.add)
   end)
+  it('the whole-row path (contiguous float tensors) equals the element path, repeats and alpha included', function()
+    for _, c in ipairs { { { 7, 5, 3 }, 2, { 7, 4, 3 } }, { { 25, 300 }, 1, { 9, 300 } }, { { 3000, 70 }, 1, { 50, 70 } },
+      { { 4, 6, 2 }, 3, { 4, 6, 5 } } } do
+      for _, dt in ipairs { 'float32', 'float64' } do
+        local src = torch.randn(c[1], { dtype = dt })
+        local idx = torch.randint(1, c[3][c[2]] + 1, { c[1][c[2]] })
+        local rows = torch.zeros(c[3], { dtype = dt }):index_add_(c[2], idx, src, { alpha = 2 })
+        local elems = H.noncontig(torch.zeros(c[3], { dtype = dt })):index_add_(c[2], idx, src, { alpha = 2 })
+        H.assert_close(rows, elems, { rtol = 1e-6, atol = 1e-6 })
+      end
+    end
+  end)
   it('check source shape and bounds', function()
     local x = torch.zeros(4, 5)
     H.assert_error(function() x:index_add_(1, torch.tensor { 1, 2 }, torch.ones(3, 5)) end,

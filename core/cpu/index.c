@@ -168,9 +168,63 @@ static void scatter_loop(char **data, const int64_t *s, int64_t n, void *vctx)
     }
 }
 
+/* index_add_ on contiguous float tensors (the backward of index_select and of
+ * embedding lookups): whole rows of `inner` elements are added at once, in
+ * vectorisable loops, split over threads by column blocks (or by the outer dims),
+ * so repeated indices never race. The index is the spread view index_put makes:
+ * stride 0 in every dim but dim. Returns 1 when it handled the call. */
+#define ADD_ROWS(T)                                                                                  \
+    do {                                                                                             \
+        T *dst = em_tensor_data(self);                                                               \
+        const T *sp = em_tensor_data(src);                                                           \
+        const T al = (T)alpha.d;                                                                     \
+        _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (par)")         \
+        for (int64_t job = 0; job < jobs; job++) {                                                   \
+            int64_t o0 = by_cols ? 0 : job, o1 = by_cols ? outer : job + 1;                          \
+            int64_t c0 = by_cols ? job * inner / jobs : 0, c1 = by_cols ? (job + 1) * inner / jobs : inner; \
+            for (int64_t o = o0; o < o1; o++)                                                        \
+                for (int64_t k = 0; k < n; k++) {                                                    \
+                    int64_t i = norm_index(load_index(ip + k * istride, index->dtype), dsize);       \
+                    T *d = dst + (o * dsize + i) * inner;                                            \
+                    const T *v = sp + (o * n + k) * inner;                                           \
+                    for (int64_t c = c0; c < c1; c++)                                                \
+                        d[c] += al * v[c];                                                           \
+                }                                                                                    \
+        }                                                                                            \
+    } while (0)
+
+static int add_rows(em_tensor *self, int dim, const em_tensor *index, const em_tensor *src, em_scalar alpha)
+{
+    if ((self->dtype != EM_FLOAT32 && self->dtype != EM_FLOAT64) || src->dtype != self->dtype ||
+        src->ndim != self->ndim || index->ndim != self->ndim || !em_tensor_is_contiguous(self) ||
+        !em_tensor_is_contiguous(src))
+        return 0;
+    for (int d = 0; d < self->ndim; d++)
+        if ((d != dim && (index->strides[d] != 0 || src->sizes[d] != self->sizes[d])) || index->sizes[d] != src->sizes[d])
+            return 0;
+    int64_t outer = 1, inner = 1, n = src->sizes[dim], dsize = self->sizes[dim];
+    for (int d = 0; d < dim; d++)
+        outer *= self->sizes[d];
+    for (int d = dim + 1; d < self->ndim; d++)
+        inner *= self->sizes[d];
+    const char *ip = em_tensor_data(index);
+    int64_t istride = index->strides[dim] * (int64_t)em_dtype_size(index->dtype);
+    int nt = em_num_threads();
+    bool by_cols = outer < nt && inner >= 64 * nt;
+    int64_t jobs = by_cols ? nt : outer;
+    bool par = nt > 1 && outer * n * inner >= EM_PARALLEL_THRESHOLD && (by_cols || outer > 1);
+    if (self->dtype == EM_FLOAT32)
+        ADD_ROWS(float);
+    else
+        ADD_ROWS(double);
+    return 1;
+}
+
 static int cpu_scatter(em_tensor *self, int dim, const em_tensor *index, const em_tensor *src,
                        em_scatter_reduce reduce, em_scalar alpha)
 {
+    if (reduce == EM_SCATTER_ADD && src->ndim > 0 && add_rows(self, dim, index, src, alpha))
+        return 0;
     int64_t strides[EM_MAX_DIMS];
     memcpy(strides, self->strides, sizeof strides);
     strides[dim] = 0;
