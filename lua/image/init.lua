@@ -470,7 +470,7 @@ end
 
 -- image.rotate(img, degrees, {mode='nearest'|'bilinear', expand=false, center=nil, fill=nil})
 -- as torchvision's rotate: counter-clockwise by degrees about the centre (or
--- center = {x, y}, 1-based pixel positions), through F.affine_grid + F.grid_sample.
+-- center = {x, y}, 1-based pixel positions), through torchvision's grid + F.grid_sample.
 -- Pixels from outside the image are 0, or fill (a number or one per channel);
 -- expand=true enlarges the output to hold the whole rotated image.
 function image.rotate(img, angle, o)
@@ -492,10 +492,15 @@ function image.rotate(img, angle, o)
   local m = inverse_rotation(angle, cx, cy)
   local ow, oh = w, h
   if o.expand then ow, oh = expanded_size(m, w, h) end
-  -- torchvision's grid in pixels, normalised by the input size: theta for affine_grid
-  local theta = torch.tensor({ { { m[1] * ow / w, m[2] * oh / w, 2 * m[3] / w },
-    { m[4] * ow / h, m[5] * oh / h, 2 * m[6] / h } } }, { dtype = xf.dtype })
-  local grid = F.affine_grid(theta, { 1, c, oh, ow }, { align_corners = false }):expand(n, oh, ow, 2)
+  -- torchvision's grid: output pixel centres (relative to the centre) through the
+  -- inverse matrix, divided by half the input size; computed in the same order as
+  -- torchvision so nearest-neighbour ties fall the same way
+  local theta = torch.tensor({ { { m[1], m[2], m[3] }, { m[4], m[5], m[6] } } }, { dtype = xf.dtype })
+  local xs = torch.linspace(-ow * 0.5 + 0.5, ow * 0.5 - 0.5, ow, { dtype = xf.dtype }):view(1, ow):expand(oh, ow)
+  local ys = torch.linspace(-oh * 0.5 + 0.5, oh * 0.5 - 0.5, oh, { dtype = xf.dtype }):view(oh, 1):expand(oh, ow)
+  local base = torch.stack({ xs, ys, torch.ones(oh, ow, { dtype = xf.dtype }) }, 3):reshape(1, oh * ow, 3)
+  local rescaled = theta:transpose(2, 3) / torch.tensor({ 0.5 * w, 0.5 * h }, { dtype = xf.dtype })
+  local grid = torch.bmm(base, rescaled):reshape(1, oh, ow, 2):expand(n, oh, ow, 2)
   local fill = o.fill
   if fill ~= nil then
     if type(fill) == 'number' then fill = { fill } end
