@@ -1,2 +1,4 @@
 -- data.transforms: the image transforms (lua/image/transforms.lua) under data.
-require('data').transforms = require 'image.transforms'
+local T = require 'image.transforms'
+require('data').transforms = T
+return T
