@@ -20,7 +20,7 @@ WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prot
        -Wold-style-definition -Wformat=2 -Wundef -Wwrite-strings -Wimplicit-fallthrough \
        -Wvla -Wno-format-nonliteral
 CFLAGS  += -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) -I$(LUA_INC) -D_GNU_SOURCE $(EXTRA_CFLAGS)
-LDLIBS  += -fopenmp -lz -lm -ldl -lpthread
+LDLIBS  += -fopenmp -lpng -lz -lm -ldl -lpthread
 
 # ---- CUDA, where nvcc exists ----
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)

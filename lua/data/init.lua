@@ -11,6 +11,7 @@ local PARTS = {
   'workers',    -- worker processes for num_workers > 0, get_worker_info
   'dataloader', -- DataLoader
   'datasets',   -- data.datasets: FashionMNIST, MNIST, CIFAR10/100, ImageFolder, CSVDataset
+  'transforms', -- data.transforms: image.transforms
 }
 for _, part in ipairs(PARTS) do
   local name = 'data.' .. part
