@@ -206,6 +206,8 @@ describe('samplers', function()
     assert.are.equal(6, #collect(data.RandomSampler(Squares(3), { replacement = true, num_samples = 6 }):iter()))
     H.assert_error(function() data.RandomSampler(Squares(3), { num_samples = 0 }) end,
       'num_samples should be a positive integer value')
+    H.assert_error(function() data.RandomSampler(Squares(0)) end,
+      'num_samples should be a positive integer value, but got num_samples=0')
     H.assert_error(function() data.RandomSampler(Squares(3), { replacement = 1 }) end,
       'replacement should be a boolean value')
     H.assert_error(function() data.RandomSampler(Squares(3), { replacment = true }) end, "did you mean 'replacement'")
@@ -646,7 +648,7 @@ describe('DataLoader with a worker pool (stand-in)', function()
     assert.is_true(pools[2].closed)
     H.assert_error(function() it() end, 'ended by a later iter() call')
     it2()
-    it2 = nil ---@diagnostic disable-line: unused
+    it2 = nil
     collectgarbage(); collectgarbage()
     assert.is_true(pools[3].closed)
     local p = data.DataLoader(tds(4), { batch_size = 2, num_workers = 2, persistent_workers = true })
@@ -658,7 +660,7 @@ describe('DataLoader with a worker pool (stand-in)', function()
     assert.are.equal(4, #pools)
     assert.are.equal(3, pools[4].runs)
     assert.is_false(pools[4].closed)
-    p = nil ---@diagnostic disable-line: unused
+    p = nil
     collectgarbage(); collectgarbage()
     assert.is_true(pools[4].closed)
   end)

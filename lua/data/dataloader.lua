@@ -13,8 +13,9 @@ local OPTIONS = {
   'drop_last', 'timeout', 'worker_init_fn', 'generator', 'prefetch_factor', 'persistent_workers',
 }
 
+-- an option error at the user's line (level 4: fail <- __init <- new_instance <- user)
 local function fail(msg, ...)
-  error('DataLoader: ' .. msg:format(...), 4) -- the user's line: fail <- __init <- new_instance <- user
+  error('DataLoader: ' .. msg:format(...), 4)
 end
 
 local function is_callable(f)
@@ -26,7 +27,9 @@ end
 local function opt_bool(opts, name, default)
   local v = opts[name]
   if v == nil then return default end
-  if type(v) ~= 'boolean' then fail('%s should be a boolean, got %s', name, tostring(v)) end
+  if type(v) ~= 'boolean' then
+    error(('DataLoader: %s should be a boolean, got %s'):format(name, tostring(v)), 4)
+  end
   return v
 end
 

@@ -91,7 +91,8 @@ function RandomSampler:__init(data_source, opts)
   if self.replacement == nil then self.replacement = false end
   boolean('RandomSampler', 'replacement', self.replacement)
   self._num_samples = opts.num_samples
-  if opts.num_samples ~= nil then positive_int('RandomSampler', 'num_samples', opts.num_samples) end
+  -- as PyTorch: an empty data source without num_samples is num_samples=0, an error
+  positive_int('RandomSampler', 'num_samples', opts.num_samples or #data_source)
   self.generator = data._as_generator(opts.generator, 'RandomSampler', 4)
 end
 
@@ -104,7 +105,7 @@ function RandomSampler:__len() return self.num_samples end
 function RandomSampler:iter()
   local n, m = #self.data_source, self.num_samples
   if n == 0 then
-    error('RandomSampler: the data source is empty', 2)
+    error('RandomSampler: the data source is empty (it was not when the sampler was made)', 2)
   end
   local g = epoch_generator(self.generator)
   local chunk, k, done = {}, 0, 0
