@@ -232,8 +232,7 @@ local function step(self, i, fields)
     self.t_draw, self.i_draw = t, i
     self.t_line = t
     if self.every and self.every > 0 then
-      local span = self.every * self.n
-      self.next_mark = (math.floor(i / span) + 1) * span
+      self.next_mark = self.every * self.n -- the first 10% mark, counted from step 0
     end
   end
   self.i = i
