@@ -28,4 +28,8 @@ require('torch.numpy')(torch)
 require('torch.serialization')(torch)
 require('torch.pytorch_format')(torch)
 
+-- progress bars load on first use (lua/torch/progress.lua), so startup does not pay
+function torch.progress(...) return require('torch.progress').progress(...) end
+function torch.ProgressBar(...) return require('torch.progress').ProgressBar(...) end
+
 return torch
