@@ -379,6 +379,28 @@ describe('data.datasets.ImageFolder', function()
     write(root .. '/README', 'a file at the top is not a class')
   end)
 
+  it('torch._listdir lists a folder sorted, with kinds', function()
+    local names, kinds = torch._listdir(root)
+    assert.are.same({ 'README', 'bird', 'cat', 'dog' }, names)
+    assert.are.same({ 'file', 'directory', 'directory', 'directory' }, kinds)
+    local none, msg = torch._listdir(root .. '/README')
+    assert.is_nil(none)
+    assert.truthy(msg:find('Not a directory', 1, true), msg)
+  end)
+
+  it("orders nested folders as torchvision's os.walk + sorted does", function()
+    local r = tmp .. '/walk'
+    write(r .. '/c/a/x.png', 'a/x')
+    write(r .. '/c/a b/y.png', 'a b/y')
+    write(r .. '/c/a/z/w.png', 'a/z/w')
+    write(r .. '/c/top.png', 'top')
+    local ds = D.ImageFolder { root = r, loader = function(p) return p:sub(#r + 4) end }
+    local got = {}
+    for i = 1, #ds do got[i] = ds[i][1] end
+    -- Python: ['top.png', 'a/x.png', 'a b/y.png', 'a/z/w.png'] (folder paths sorted: ' ' < '/')
+    assert.are.same({ 'top.png', 'a/x.png', 'a b/y.png', 'a/z/w.png' }, got)
+  end)
+
   it('labels sorted class folders 1..K and lists their files sorted', function()
     local ds = D.ImageFolder { root = root, loader = read_bytes }
     assert.are.same({ 'bird', 'cat', 'dog' }, ds.classes)

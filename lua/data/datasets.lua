@@ -477,24 +477,32 @@ local function default_loader(path)
   return image.load(path, { channels = 3, dtype = 'byte' })
 end
 
--- files under dir (recursively, symbolic links followed, sorted at each level) that
--- pass keep(path)
-local function walk(dir, keep, out, depth)
-  if depth > 64 then error('ImageFolder: folders nested more than 64 deep under ' .. dir .. ' (a link loop?)', 0) end
-  local names, kinds = torch._listdir(dir)
-  if not names then return out end
-  local subdirs = {}
-  for k, n in ipairs(names) do
-    local p = join(dir, n)
-    if kinds[k] == 'file' then
-      if keep(p) then out[#out + 1] = p end
-    elseif kinds[k] == 'directory' then
-      subdirs[#subdirs + 1] = p
+-- files under dir that pass keep(path), in torchvision's order: every folder below dir
+-- (symbolic links followed) with its files sorted, the folders sorted by path (so a
+-- folder's own files come before its subfolders'); os.walk + sorted() in Python
+local function walk(dir, keep)
+  local folders = {}
+  local function visit(d, depth)
+    if depth > 64 then error('ImageFolder: folders nested more than 64 deep under ' .. dir .. ' (a link loop?)', 0) end
+    local names, kinds = torch._listdir(d)
+    if not names then return end
+    local files = {}
+    folders[#folders + 1] = { d, files }
+    for k, n in ipairs(names) do
+      local p = join(d, n)
+      if kinds[k] == 'file' then
+        if keep(p) then files[#files + 1] = p end
+      elseif kinds[k] == 'directory' then
+        visit(p, depth + 1)
+      end
     end
   end
-  -- torchvision walks os.walk's (dir, files) pairs sorted: a folder's own files come
-  -- before its subfolders' (the subfolder paths sort after the folder's path)
-  for _, p in ipairs(subdirs) do walk(p, keep, out, depth + 1) end
+  visit(dir, 1)
+  table.sort(folders, function(a, b) return a[1] < b[1] end)
+  local out = {}
+  for _, f in ipairs(folders) do
+    for _, p in ipairs(f[2]) do out[#out + 1] = p end
+  end
   return out
 end
 
@@ -543,7 +551,7 @@ function ImageFolder:__init(a, b)
   end
   local samples, targets, empty = {}, {}, {}
   for label, c in ipairs(classes) do
-    local files = walk(join(o.root, c), keep, {}, 1)
+    local files = walk(join(o.root, c), keep)
     if #files == 0 then empty[#empty + 1] = c end
     for _, p in ipairs(files) do
       samples[#samples + 1] = { p, label }
