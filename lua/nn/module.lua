@@ -438,32 +438,8 @@ end
 
 -- ---- state dicts ----
 
--- an ordered table: pairs() walks it in insertion order
-local function ordered_dict()
-  local keys = {}
-  local mt = {
-    __newindex = function(t, k, v)
-      keys[#keys + 1] = k
-      rawset(t, k, v)
-    end,
-    __pairs = function(t)
-      local i = 0
-      return function()
-        repeat
-          i = i + 1
-          local k = keys[i]
-          if k == nil then return nil end
-          local v = rawget(t, k)
-          if v ~= nil then return k, v end
-        until false
-      end, t, nil
-    end,
-    __len = function() return 0 end,
-    __name = 'nn.StateDict',
-  }
-  mt.keys = keys
-  return setmetatable({}, mt)
-end
+-- state dicts are torch.OrderedDicts: pairs() walks them in insertion order
+local ordered_dict = torch.OrderedDict
 nn._ordered_dict = ordered_dict
 
 -- state_dict([{prefix='', keep_vars=false}]): parameters and persistent buffers by

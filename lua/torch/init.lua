@@ -20,6 +20,7 @@ torch.long, torch.int, torch.short = 'int64', 'int32', 'int16'
 
 require('torch.class')(torch)
 require('torch.suggest')(torch)
+require('torch.ordered_dict')(torch)
 require('torch.legacy')(torch)
 require('torch.print')(torch)
 require('torch.autograd')(torch)

@@ -30,32 +30,9 @@ end
 
 -- ---- the result's dictionaries ----
 
-local function new_dict()
-  local keys, index = {}, {}
-  local mt = {
-    keys = keys,
-    index = index,
-    __pairs = function(t)
-      local i = 0
-      return function()
-        repeat
-          i = i + 1
-          local k = keys[i]
-          if k == nil then return nil end
-          local v = rawget(t, k)
-          if v ~= nil then return k, v end
-        until false
-      end, t, nil
-    end,
-    __name = 'torch.OrderedDict',
-  }
-  mt.__newindex = function(t, k, v)
-    if not index[k] then keys[#keys + 1], index[k] = k, true end
-    rawset(t, k, v)
-  end
-  return setmetatable({}, mt)
-end
-M.new_dict = new_dict
+-- dicts are torch.OrderedDicts (lua/torch/ordered_dict.lua); installed with the module
+local new_dict
+M.new_dict = function() return new_dict() end
 
 local function dict_set(d, k, v)
   local mt = getmetatable(d)
@@ -474,6 +451,7 @@ end
 M.shift_name = shift_name
 
 local function install(_, torch)
+  new_dict = torch.OrderedDict
   -- torch.load_pytorch(path) -> the object a PyTorch (>= 1.6) torch.save wrote to path,
   -- read without running anything from the file (see the top of lua/torch/pytorch_format.lua
   -- for how Python values map to Lua). Tensors load onto the CPU.

@@ -26,6 +26,8 @@ return function(torch)
 
   local F_REQUIRES_GRAD, F_PARAMETER = 1, 2
 
+  local ORDERED = 'torch.OrderedDict' -- restored by torch.OrderedDict(), keys in file order
+
   -- metatables that are not torch.class classes but are safe to restore by name
   local function builtin_metatable(name)
     if name == 'torch.Size' then return debug.getregistry()['torch.Size'] end
@@ -167,8 +169,8 @@ return function(torch)
       out[nout] = { storage = s, offset = off }
     end
 
-    local function table_body(t)
-      for _, k in ipairs(ordered_keys(t)) do
+    local function table_body(t, keys)
+      for _, k in ipairs(keys or ordered_keys(t)) do
         depth = depth + 1
         path[depth] = k
         if k ~= k then fail('a NaN key') end
@@ -226,7 +228,9 @@ return function(torch)
         end
         local mt = getmetatable(v)
         local class
-        if mt ~= nil then
+        if torch.is_ordered_dict(v) then -- kept as one, in insertion order
+          class = ORDERED
+        elseif mt ~= nil then
           class = type(mt) == 'table' and rawget(mt, '__typename') or nil
           if type(class) ~= 'string' or torch.getclass(class) ~= mt then
             class = type(mt) == 'table' and rawget(mt, '__name') or nil
@@ -242,7 +246,13 @@ return function(torch)
         else
           emit(string.pack('<B', T_TABLE))
         end
-        table_body(v)
+        if class == ORDERED then
+          local keys = {}
+          for k in pairs(v) do keys[#keys + 1] = k end
+          table_body(v, keys)
+        else
+          table_body(v)
+        end
       else
         fail('a ' .. tv)
       end
@@ -503,7 +513,7 @@ return function(torch)
 
       local depth = 0
       local END_MARK = {}
-      local function body(t)
+      local function body(t, ordered)
         depth = depth + 1
         if depth > MAX_DEPTH then bad('tables nested more than %d deep', MAX_DEPTH) end
         while true do
@@ -511,7 +521,7 @@ return function(torch)
           if k == END_MARK then break end
           if k == nil then bad('a nil key (offset %d)', gp - 1) end
           if k ~= k then bad('a NaN key (offset %d)', gp - 1) end
-          rawset(t, k, value())
+          if ordered then t[k] = value() else rawset(t, k, value()) end
         end
         depth = depth - 1
       end
@@ -542,6 +552,12 @@ return function(torch)
           return t
         elseif tag == T_OBJECT then
           local name = take_string('<I4', 4, 256)
+          if name == ORDERED then
+            local t = torch.OrderedDict()
+            new_id(t)
+            body(t, true)
+            return t
+          end
           local class = find_class(name)
           local t = {}
           new_id(t)
