@@ -99,6 +99,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_norm(L, methods, module, meta);
     emL_open_pad(L, methods, module, meta);
     emL_open_formats(L, methods, module, meta);
+    emL_open_workers(L, methods, module, meta);
 
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "_methods");
