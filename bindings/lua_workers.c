@@ -12,7 +12,8 @@
  *   chan:reap(grace)         -> closes, waits up to grace s, SIGKILLs, reaps; how the
  *                               worker ended ("exit code 3", "signal 9 (Killed)")
  *   chan:kill(sig), chan:pid()
- * Kinds and meta are the Lua side's business; tensors travel through shared memory. */
+ * Kinds and meta are the Lua side's business; tensors travel through shared memory
+ * (a worker's reusable slots, or a one-off memfd: core/proc.h). */
 #include <lualib.h>
 #include <signal.h>
 #include <string.h>

@@ -36,11 +36,15 @@ typedef struct msg_header {
     int64_t seq;
     uint64_t meta_len;
     uint32_t ntensors;
-    uint32_t in_shm; /* 1: meta, tensor specs and data are in the attached memfd */
-    uint64_t shm_size;
+    uint32_t where;      /* WHERE_* */
+    uint64_t shm_size;   /* bytes of the layout below */
+    int32_t slot;        /* WHERE_SLOT: which slot (its fd is attached when new) */
+    uint32_t freed_mask; /* parent -> worker: slots copied out since the last message */
 } msg_header;
 
-/* In the memfd: meta, then per tensor {int32 dtype, int32 ndim, int64 offset,
+enum { WHERE_INLINE = 0, WHERE_MEMFD = 1, WHERE_SLOT = 2 };
+
+/* In shared memory: meta, then per tensor {int32 dtype, int32 ndim, int64 offset,
  * int64 sizes[ndim]}, then the data, each tensor at a multiple of SHM_ALIGN. */
 
 static em_proc_chan *tracked; /* the parent's live channels */
@@ -127,9 +131,7 @@ pid_t em_proc_fork(em_proc_chan *ch)
     close(sv[0]);
     while (tracked) {
         em_proc_chan *c = tracked;
-        if (c->fd >= 0)
-            close(c->fd);
-        c->fd = -1;
+        em_proc_close(c);
         c->pid = 0;
         c->reaped = true;
         em_proc_untrack(c);
@@ -220,8 +222,8 @@ static int copy_into(void *dst, em_tensor *t)
     return rc;
 }
 
-/* Writes meta, specs and tensor data into a new memfd; its fd, or -1. */
-static int shm_pack(const void *meta, size_t meta_len, em_tensor *const *ts, int n, uint64_t *size_out)
+/* Where each tensor's data goes in the layout; the layout's size. */
+static int layout(size_t meta_len, em_tensor *const *ts, int n, size_t *offs, size_t *total)
 {
     size_t specs = 0;
     for (int i = 0; i < n; i++) {
@@ -230,51 +232,96 @@ static int shm_pack(const void *meta, size_t meta_len, em_tensor *const *ts, int
                             i + 1);
         specs += 16 + 8 * (size_t)ts[i]->ndim;
     }
-    size_t total = align_up(meta_len + specs);
-    size_t *offs = n ? malloc((size_t)n * sizeof *offs) : NULL;
-    if (n && !offs)
-        return em_error("worker: out of memory");
+    size_t end = align_up(meta_len + specs);
     for (int i = 0; i < n; i++) {
-        offs[i] = total;
-        total = align_up(total + em_tensor_nbytes(ts[i]));
+        offs[i] = end;
+        end = align_up(end + em_tensor_nbytes(ts[i]));
     }
-    if (total == 0)
-        total = SHM_ALIGN;
-    int fd = memfd_create("ember-worker-batch", MFD_CLOEXEC);
-    if (fd < 0) {
-        free(offs);
-        return em_error("worker: memfd_create failed (%s)", strerror(errno));
-    }
-    char *p = MAP_FAILED;
-    if (ftruncate(fd, (off_t)total) != 0 ||
-        (p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
-        int err = errno;
-        close(fd);
-        free(offs);
-        return em_error("worker: cannot allocate %zu bytes of shared memory (%s)", total, strerror(err));
-    }
+    *total = end ? end : SHM_ALIGN;
+    return 0;
+}
+
+/* Writes meta, specs and tensor data at p (the layout's bytes). */
+static int fill(char *p, const void *meta, size_t meta_len, em_tensor *const *ts, int n, const size_t *offs)
+{
     if (meta_len)
         memcpy(p, meta, meta_len);
     char *q = p + meta_len;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
+    for (int i = 0; i < n; i++) {
         int32_t head[2] = { (int32_t)ts[i]->dtype, (int32_t)ts[i]->ndim };
         int64_t off = (int64_t)offs[i];
         memcpy(q, head, sizeof head);
         memcpy(q + 8, &off, 8);
         memcpy(q + 16, ts[i]->sizes, 8 * (size_t)ts[i]->ndim);
         q += 16 + 8 * (size_t)ts[i]->ndim;
-        if (em_tensor_nbytes(ts[i]))
-            rc = copy_into(p + offs[i], ts[i]);
+        if (em_tensor_nbytes(ts[i]) && copy_into(p + offs[i], ts[i]) != 0)
+            return -1;
     }
-    munmap(p, total);
-    free(offs);
-    if (rc != 0) {
+    return 0;
+}
+
+/* A new memfd of size bytes, mapped (prefaulted) at *map; its fd or -1. */
+static int shm_new(size_t size, void **map)
+{
+    int fd = memfd_create("ember-worker-batch", MFD_CLOEXEC);
+    if (fd < 0)
+        return em_error("worker: memfd_create failed (%s)", strerror(errno));
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
+        int err = errno;
         close(fd);
-        return -1;
+        return em_error("worker: cannot allocate %zu bytes of shared memory (%s)", size, strerror(err));
     }
-    *size_out = total;
+    *map = p;
     return fd;
+}
+
+static void slot_free(em_proc_slot *sl)
+{
+    if (sl->map)
+        munmap(sl->map, sl->size);
+    if (sl->map && sl->fd >= 0)
+        close(sl->fd);
+    sl->map = NULL;
+    sl->size = 0;
+    sl->fd = -1;
+    sl->busy = false;
+}
+
+/* Worker side: a free slot of at least size bytes (grown or created as needed),
+ * or -1 when all are busy (or shared memory ran out). *fresh: its fd is new to the
+ * parent. */
+static int slot_pick(em_proc_chan *ch, size_t size, bool *fresh)
+{
+    int best = -1, spare = -1, empty = -1;
+    for (int i = 0; i < EM_PROC_SLOTS; i++) {
+        em_proc_slot *sl = &ch->slots[i];
+        if (!sl->map) {
+            if (empty < 0)
+                empty = i;
+        } else if (!sl->busy) {
+            if (sl->size >= size && (best < 0 || sl->size < ch->slots[best].size))
+                best = i;
+            else if (spare < 0)
+                spare = i;
+        }
+    }
+    *fresh = false;
+    if (best >= 0)
+        return best;
+    int i = spare >= 0 ? spare : empty; /* grow a free slot rather than add one */
+    if (i < 0)
+        return -1;
+    slot_free(&ch->slots[i]);
+    size_t want = size < ((size_t)1 << 16) ? (size_t)1 << 16 : size + size / 4;
+    void *map;
+    int fd = shm_new(want, &map);
+    if (fd < 0)
+        return -1;
+    ch->slots[i] = (em_proc_slot){ map, want, fd, false };
+    *fresh = true;
+    return i;
 }
 
 int em_proc_send(em_proc_chan *ch, uint32_t kind, int64_t seq, const void *meta, size_t meta_len,
@@ -284,7 +331,8 @@ int em_proc_send(em_proc_chan *ch, uint32_t kind, int64_t seq, const void *meta,
         return em_error("worker: the channel is closed");
     if (ntensors < 0 || ntensors > MSG_MAX_TENSORS)
         return em_error("worker: cannot send %d tensors in one message (at most %d)", ntensors, MSG_MAX_TENSORS);
-    msg_header h = { MSG_MAGIC, kind, seq, meta_len, (uint32_t)ntensors, 0, 0 };
+    msg_header h = { MSG_MAGIC, kind, seq, meta_len, (uint32_t)ntensors, WHERE_INLINE, 0, -1, ch->freed };
+    int rc;
     if (ntensors == 0 && meta_len <= MSG_INLINE_MAX) {
         /* header and meta in one write: the reader never sees half a message unless
          * the writer dies */
@@ -292,14 +340,46 @@ int em_proc_send(em_proc_chan *ch, uint32_t kind, int64_t seq, const void *meta,
         memcpy(buf, &h, sizeof h);
         if (meta_len)
             memcpy(buf + sizeof h, meta, meta_len);
-        return send_all(ch->fd, buf, sizeof h + meta_len, -1);
+        rc = send_all(ch->fd, buf, sizeof h + meta_len, -1);
+    } else {
+        size_t *offs = malloc((size_t)(ntensors ? ntensors : 1) * sizeof *offs);
+        if (!offs)
+            return em_error("worker: out of memory");
+        size_t total = 0;
+        if (layout(meta_len, tensors, ntensors, offs, &total) != 0) {
+            free(offs);
+            return -1;
+        }
+        h.shm_size = total;
+        bool fresh = false;
+        int slot = ch->pid == 0 ? slot_pick(ch, total, &fresh) : -1; /* slots: results only */
+        int pass = -1;
+        void *map = NULL;
+        if (slot >= 0) {
+            h.where = WHERE_SLOT;
+            h.slot = slot;
+            map = ch->slots[slot].map;
+            pass = fresh ? ch->slots[slot].fd : -1;
+        } else {
+            h.where = WHERE_MEMFD;
+            if ((pass = shm_new(total, &map)) < 0) {
+                free(offs);
+                return -1;
+            }
+        }
+        rc = fill(map, meta, meta_len, tensors, ntensors, offs);
+        free(offs);
+        if (rc == 0)
+            rc = send_all(ch->fd, &h, sizeof h, pass);
+        if (slot >= 0) {
+            ch->slots[slot].busy = rc == 0;
+        } else {
+            munmap(map, total);
+            close(pass); /* the receiver holds its own copy of the fd now */
+        }
     }
-    h.in_shm = 1;
-    int fd = shm_pack(meta, meta_len, tensors, ntensors, &h.shm_size);
-    if (fd < 0)
-        return -1;
-    int rc = send_all(ch->fd, &h, sizeof h, fd);
-    close(fd); /* the receiver holds its own copy of the fd now */
+    if (rc == 0)
+        ch->freed = 0;
     return rc;
 }
 
@@ -363,11 +443,10 @@ void em_proc_msg_free(em_proc_msg *msg)
     memset(msg, 0, sizeof *msg);
 }
 
-/* Reads meta and tensors from a mapped memfd, checking every length against it. */
-static int shm_unpack(em_file_map *m, const msg_header *h, em_proc_msg *msg)
+/* Reads meta and tensors from a message's layout at base (size bytes), checking
+ * every length: tensors are views of the map m, or copies when m is NULL. */
+static int shm_unpack(const char *base, uint64_t size, em_file_map *m, const msg_header *h, em_proc_msg *msg)
 {
-    const char *base = em_file_map_data(m);
-    uint64_t size = (uint64_t)em_file_map_size(m);
     if (h->meta_len > size)
         return em_error("worker: malformed message (meta of %llu bytes in %llu)", (unsigned long long)h->meta_len,
                         (unsigned long long)size);
@@ -392,11 +471,35 @@ static int shm_unpack(em_file_map *m, const msg_header *h, em_proc_msg *msg)
             return em_error("worker: malformed message (tensor %u)", i + 1);
         memcpy(sizes, base + pos + 16, 8 * (size_t)head[1]);
         pos += 16 + 8 * (uint64_t)head[1];
-        em_tensor *t = em_file_map_tensor(m, off, (em_dtype)head[0], head[1], sizes);
+        em_tensor *t;
+        if (m) {
+            t = em_file_map_tensor(m, off, (em_dtype)head[0], head[1], sizes);
+        } else {
+            int64_t n = em_io_nbytes((em_dtype)head[0], head[1], sizes);
+            if (n < 0)
+                return -1;
+            if (off < 0 || (uint64_t)off > size || (uint64_t)n > size - (uint64_t)off)
+                return em_error("worker: malformed message (tensor %u out of bounds)", i + 1);
+            t = em_io_from_bytes(base + off, (size_t)n, (em_dtype)head[0], head[1], sizes);
+        }
         if (!t)
             return -1;
         msg->tensors[msg->ntensors++] = t;
     }
+    return 0;
+}
+
+/* Parent side: slot s now maps the worker's new fd. */
+static int slot_adopt(em_proc_chan *ch, int s, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0)
+        return em_error("worker: malformed message (a slot of no size)");
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return em_error("worker: cannot map a worker's shared memory (%s)", strerror(errno));
+    slot_free(&ch->slots[s]);
+    ch->slots[s] = (em_proc_slot){ p, (size_t)st.st_size, -1, false };
     return 0;
 }
 
@@ -420,7 +523,11 @@ int em_proc_recv(em_proc_chan *ch, em_proc_msg *msg)
     }
     msg->kind = h.kind;
     msg->seq = h.seq;
-    if (!h.in_shm) {
+    if (ch->pid == 0) /* the worker: the parent is done with these slots */
+        for (int i = 0; i < EM_PROC_SLOTS; i++)
+            if (h.freed_mask & (1u << i))
+                ch->slots[i].busy = false;
+    if (h.where == WHERE_INLINE) {
         if (fd >= 0)
             close(fd);
         if (h.meta_len > MSG_INLINE_MAX || h.ntensors)
@@ -435,10 +542,30 @@ int em_proc_recv(em_proc_chan *ch, em_proc_msg *msg)
             em_proc_msg_free(msg);
         return rc;
     }
+    if (h.where == WHERE_SLOT) {
+        int sl = h.slot;
+        rc = 0;
+        if (ch->pid == 0 || sl < 0 || sl >= EM_PROC_SLOTS)
+            rc = em_error("worker: malformed message (slot %d)", sl);
+        else if (fd >= 0)
+            rc = slot_adopt(ch, sl, fd);
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0 && (!ch->slots[sl].map || h.shm_size > ch->slots[sl].size))
+            rc = em_error("worker: malformed message (slot %d holds no %llu bytes)", sl, (unsigned long long)h.shm_size);
+        if (rc == 0)
+            rc = shm_unpack(ch->slots[sl].map, h.shm_size, NULL, &h, msg);
+        if (rc != 0) {
+            em_proc_msg_free(msg);
+            return -1;
+        }
+        ch->freed |= 1u << sl; /* copied out: the worker may reuse it */
+        return 1;
+    }
     if (fd < 0)
         return em_error("worker: malformed message (shared memory announced, no fd)");
     struct stat st;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != h.shm_size || h.shm_size == 0) {
+    if (h.where != WHERE_MEMFD || fstat(fd, &st) != 0 || (uint64_t)st.st_size != h.shm_size || h.shm_size == 0) {
         close(fd);
         return em_error("worker: malformed message (shared memory of the wrong size)");
     }
@@ -449,7 +576,7 @@ int em_proc_recv(em_proc_chan *ch, em_proc_msg *msg)
         snprintf(why, sizeof why, "%s", em_last_error());
         return em_error("worker: cannot map a batch's shared memory (%s)", why);
     }
-    rc = shm_unpack(m, &h, msg);
+    rc = shm_unpack(em_file_map_data(m), h.shm_size, m, &h, msg);
     em_file_map_release(m); /* the tensors hold their own references */
     if (rc != 0) {
         em_proc_msg_free(msg);
@@ -504,6 +631,8 @@ void em_proc_close(em_proc_chan *ch)
     if (ch->fd >= 0)
         close(ch->fd);
     ch->fd = -1;
+    for (int i = 0; i < EM_PROC_SLOTS; i++)
+        slot_free(&ch->slots[i]);
 }
 
 /* Waits up to ms for the worker to exit; true when it was reaped. */
