@@ -99,6 +99,7 @@ void emL_open_pad(lua_State *L, int methods, int module, int meta);
 void emL_open_formats(lua_State *L, int methods, int module, int meta);
 void emL_open_image(lua_State *L, int methods, int module, int meta);
 void emL_open_dir(lua_State *L, int methods, int module, int meta);
+void emL_open_workers(lua_State *L, int methods, int module, int meta);
 
 /* x[key] and x[key] = v for non-string keys (bindings/lua_index.c). */
 int emL_tensor_index(lua_State *L);

@@ -101,6 +101,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_formats(L, methods, module, meta);
     emL_open_image(L, methods, module, meta);
     emL_open_dir(L, methods, module, meta);
+    emL_open_workers(L, methods, module, meta);
 
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "_methods");

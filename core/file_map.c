@@ -2,6 +2,7 @@
 #include "file_map.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +32,38 @@ em_file_map *em_file_map_open(const char *path)
         close(fd);
         return NULL;
     }
+    em_file_map *m = em_file_map_open_fd(fd, (int64_t)st.st_size, 0);
+    if (!m) {
+        char why[256]; /* the message buffer is about to be rewritten */
+        snprintf(why, sizeof why, "%s", em_last_error());
+        em_error("mmap: cannot map %s (%s)", path, why);
+    }
+    close(fd); /* the mapping keeps the file alive */
+    return m;
+}
+
+em_file_map *em_file_map_open_fd(int fd, int64_t size, int shared)
+{
+    if (size <= 0) {
+        em_error("mmap: cannot map %lld bytes", (long long)size);
+        return NULL;
+    }
     /* PROT_WRITE with MAP_PRIVATE: writes go to private copies of the pages, so
      * in-place ops on loaded tensors work and the file is never modified. */
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    close(fd); /* the mapping keeps the file alive */
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-        em_error("mmap: cannot map %s (%s)", path, strerror(err));
+        em_error("%s", strerror(errno));
         return NULL;
     }
     em_file_map *m = malloc(sizeof *m);
     if (!m) {
-        munmap(p, (size_t)st.st_size);
-        em_error("mmap: out of memory");
+        munmap(p, (size_t)size);
+        em_error("out of memory");
         return NULL;
     }
     m->refcount = 1;
     m->data = p;
-    m->size = (size_t)st.st_size;
+    m->size = (size_t)size;
     return m;
 }
 

@@ -17,6 +17,10 @@ typedef struct em_file_map em_file_map;
 /* Maps the whole regular file at path; NULL with an error (missing file, empty
  * file, mmap refused). The caller owns one reference. */
 em_file_map *em_file_map_open(const char *path);
+/* Maps size bytes of an open file (a worker's memfd); the fd may be closed after.
+ * shared = 1 maps MAP_SHARED: for a memfd no one else writes any more, in-place
+ * writes then cost no copy-on-write faults. */
+em_file_map *em_file_map_open_fd(int fd, int64_t size, int shared);
 int64_t em_file_map_size(const em_file_map *m);
 const void *em_file_map_data(const em_file_map *m);
 void em_file_map_retain(em_file_map *m);
