@@ -665,3 +665,69 @@ describe('DataLoader with a worker pool (stand-in)', function()
     assert.is_true(pools[4].closed)
   end)
 end)
+
+describe('DataLoader with worker processes', function()
+  local data = require 'data'
+  it('gives the batches of the in-process loop, in order, for the same seed', function()
+    local x, y = torch.randn(50, 3), torch.arange(50)
+    local ds = data.TensorDataset(x, y)
+    local function epoch(workers)
+      torch.manual_seed(7)
+      local loader = data.DataLoader(ds, { batch_size = 8, shuffle = true, num_workers = workers })
+      local out = {}
+      for i, b in loader:iter() do out[i] = b end
+      return out, #loader
+    end
+    local a, na = epoch(0)
+    local b, nb = epoch(2)
+    assert.are.equal(na, nb)
+    assert.are.equal(#a, #b)
+    for i = 1, #a do
+      assert.is_true(torch.equal(a[i][1], b[i][1]) and torch.equal(a[i][2], b[i][2]), 'batch ' .. i)
+    end
+  end)
+
+  it('runs iterable datasets in workers, sharded by get_worker_info, batched or not', function()
+    local It, parent = torch.class('SpecWorkerIterable', 'data.IterableDataset')
+    function It:__init(n) parent.__init(self); self.n = n end
+    function It:iter()
+      local info = data.get_worker_info()
+      local k, step = info and info.id or 1, info and info.num_workers or 1
+      local i = k - step
+      return function()
+        i = i + step
+        if i <= self.n then return torch.tensor(i) end
+      end
+    end
+    local seen = {}
+    for _, b in data.DataLoader(It(10), { batch_size = 3, num_workers = 2 }):iter() do
+      for _, v in ipairs(b:tolist()) do seen[#seen + 1] = v end
+    end
+    table.sort(seen)
+    assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, seen)
+    local single = {}
+    for _, s in data.DataLoader(It(4), { batch_size = false, num_workers = 2 }):iter() do single[#single + 1] = s:item() end
+    table.sort(single)
+    assert.are.same({ 1, 2, 3, 4 }, single)
+  end)
+
+  it('re-raises a worker error with its message and stops cleanly on an early break', function()
+    local Bad, parent = torch.class('SpecWorkerBad', 'data.Dataset')
+    function Bad:__init() parent.__init(self) end
+    function Bad:__len() return 20 end
+    function Bad:get(i)
+      if i == 13 then error('sample 13 is broken') end
+      return torch.tensor(i)
+    end
+    local ok, err = pcall(function()
+      for _ in data.DataLoader(Bad(), { batch_size = 4, num_workers = 2 }):iter() do end
+    end)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find('sample 13 is broken', 1, true))
+    for i in data.DataLoader(Bad(), { batch_size = 2, num_workers = 2 }):iter() do
+      if i == 2 then break end
+    end
+    collectgarbage()
+    collectgarbage()
+  end)
+end)

@@ -162,12 +162,12 @@ end
 
 -- The function that turns one plan item into what the loop receives: for
 -- map-style datasets an index list (collated) or one index (converted); for
--- iterable ones the list of samples a worker gathered.
+-- iterable ones the list of samples a worker gathered (one sample, unbatched).
 function DataLoader:_fetcher()
   local collate, auto = self.collate_fn, self._auto_collation
   if self._iterable then
     if auto then return function(_, samples) return collate(samples) end end
-    return function(_, samples) return collate(samples[1]) end
+    return function(_, sample) return collate(sample) end -- one sample, not a list
   end
   local batched_path = collate == data.default_collate
   local function get(ds, i)
@@ -209,7 +209,7 @@ function DataLoader:_single_process()
     if not self._auto_collation then
       return function()
         local v = nxt()
-        if v ~= nil then return fetch(ds, { v }) end
+        if v ~= nil then return fetch(ds, v) end
       end
     end
     return function()
