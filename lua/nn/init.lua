@@ -10,7 +10,7 @@ package.loaded['nn'] = nn -- before the parts load: torch.class('nn.X', ...) fil
 local PARTS = {
   'module', 'containers', 'parameter',
   'linear', 'activation', 'conv', 'pooling', 'normalization', 'dropout', 'sparse', 'padding',
-  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'utils_norm', -- nn.init: initialization.lua
+  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'utils_norm', 'rnn', -- nn.init: initialization.lua
 }
 for _, part in ipairs(PARTS) do
   local name = 'nn.' .. part
