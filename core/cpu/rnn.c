@@ -8,12 +8,35 @@
 #include <math.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "../iter.h"
 #include "../rnn.h"
 #include "cpu.h"
 
-/* Gate work (elements x gates) from which a step's gate loop runs on all threads. */
-#define RNN_PARALLEL_WORK 16384
+/* Recurrent work per step (batch x hidden x gates x hidden multiply-adds) from which
+ * the time loop runs on all threads. Rows of the batch are independent sequences, so
+ * each thread owns a block of rows for the whole loop (its own single-threaded GEMM
+ * and gate math per step) and the threads meet once per call, not once per step. */
+#define RNN_PARALLEL_WORK 65536
+
+/* Threads for the time loop: OpenBLAS must be the OpenMP build (single-threaded
+ * inside our parallel region) and the step large enough. */
+static int loop_threads(const em_rnn_args *a)
+{
+    int64_t work = a->B * em_rnn_gates(a->mode) * a->H * a->H;
+    int nt = em_num_threads();
+    if (nt < 2 || !em_cpu_blas_openmp() || work < RNN_PARALLEL_WORK || a->B < 2)
+        return 1;
+    return (int)(a->B < nt ? a->B : nt);
+}
+
+/* Rows [lo, hi) of the batch that thread tid of nt owns. */
+static void row_block(int64_t B, int tid, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = B * tid / nt;
+    *hi = B * (tid + 1) / nt;
+}
 
 static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                  const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
@@ -53,7 +76,6 @@ static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                                R *out, R *ws)                                                                     \
     {                                                                                                             \
         int64_t G = em_rnn_gates(mode), GH = G * H, W = em_rnn_ws_width(mode, H);                                \
-        _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (b * GH >= RNN_PARALLEL_WORK)") \
         for (int64_t r = 0; r < b; r++) {                                                                         \
             const R *xi = gi + r * GH, *hh = gh + r * GH;                                                         \
             R *hr = h + r * H, *o = out + r * H, *w = ws ? ws + r * W : NULL;                                     \
@@ -102,7 +124,6 @@ static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                                R *dgi, R *dgh)                                                                    \
     {                                                                                                             \
         int64_t G = em_rnn_gates(mode), GH = G * H, W = em_rnn_ws_width(mode, H);                                \
-        _Pragma("omp parallel for num_threads(em_num_threads()) schedule(static) if (b * GH >= RNN_PARALLEL_WORK)") \
         for (int64_t r = 0; r < b; r++) {                                                                         \
             const R *w = ws + r * W, *go = gout ? gout + r * H : NULL;                                            \
             R *dhr = dh + r * H, *di = dgi + r * GH;                                                              \
@@ -166,27 +187,38 @@ static int rnn_forward(em_rnn_args *a)
     memcpy(h, em_tensor_data(a->h0), (size_t)(B * H) * es);
     if (a->c0)
         memcpy(c, em_tensor_data(a->c0), (size_t)(B * H) * es);
-    int64_t off = a->reverse ? N : 0;
-    for (int64_t i = 0; i < a->T; i++) {
-        int64_t t = a->reverse ? a->T - 1 - i : i, b = a->batch_sizes[t];
-        if (a->reverse)
-            off -= b;
-        if (bhh) {
-            if (f32)
-                fill_rows_f32((float *)gh, bhh, b, GH);
-            else
-                fill_rows_f64((double *)gh, bhh, b, GH);
+    int nt = loop_threads(a);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t r0, r1;
+        row_block(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+        int64_t off = a->reverse ? N : 0;
+        for (int64_t i = 0; i < a->T; i++) {
+            int64_t t = a->reverse ? a->T - 1 - i : i, b = a->batch_sizes[t];
+            if (a->reverse)
+                off -= b;
+            int64_t lo = r0, n = (b < r1 ? b : r1) - r0; /* this thread's active rows */
+            if (n > 0) {
+                char *ghr = gh + lo * GH * es, *hr = h + lo * H * es, *cr = c + lo * H * es;
+                if (bhh) {
+                    if (f32)
+                        fill_rows_f32((float *)ghr, bhh, n, GH);
+                    else
+                        fill_rows_f64((double *)ghr, bhh, n, GH);
+                }
+                gemm(dt, false, true, n, GH, H, hr, H, whh, H, bhh ? 1.0 : 0.0, ghr, GH);
+                int64_t row = off + lo;
+                char *gir = gi + row * GH * es, *outr = out + row * H * es, *wsr = ws ? ws + row * W * es : NULL;
+                if (f32)
+                    step_fwd_f32(a->mode, n, H, (float *)gir, (float *)ghr, (float *)hr, (float *)cr, (float *)outr,
+                                 (float *)wsr);
+                else
+                    step_fwd_f64(a->mode, n, H, (double *)gir, (double *)ghr, (double *)hr, (double *)cr,
+                                 (double *)outr, (double *)wsr);
+            }
+            if (!a->reverse)
+                off += b;
         }
-        gemm(dt, false, true, b, GH, H, h, H, whh, H, bhh ? 1.0 : 0.0, gh, GH);
-        char *gir = gi + off * GH * es, *outr = out + off * H * es, *wsr = ws ? ws + off * W * es : NULL;
-        if (f32)
-            step_fwd_f32(a->mode, b, H, (float *)gir, (float *)gh, (float *)h, (float *)c, (float *)outr,
-                         (float *)wsr);
-        else
-            step_fwd_f64(a->mode, b, H, (double *)gir, (double *)gh, (double *)h, (double *)c, (double *)outr,
-                         (double *)wsr);
-        if (!a->reverse)
-            off += b;
     }
     memcpy(em_tensor_data(a->hn), h, (size_t)(B * H) * es);
     if (a->cn)
@@ -213,24 +245,34 @@ static int rnn_backward(em_rnn_args *a)
         memcpy(dc, em_tensor_data(a->g_cn), (size_t)(B * H) * es);
     else
         memset(dc, 0, (size_t)(B * H) * es);
-    /* steps in the opposite order of the forward */
-    int64_t off = a->reverse ? 0 : N;
-    for (int64_t i = 0; i < a->T; i++) {
-        int64_t t = a->reverse ? i : a->T - 1 - i, b = a->batch_sizes[t];
-        if (!a->reverse)
-            off -= b;
-        const char *gor = gout ? gout + off * H * es : NULL, *wsr = ws + off * W * es;
-        char *dgir = dgi + off * GH * es, *dghr = dgh + off * GH * es;
-        if (f32)
-            step_bwd_f32(a->mode, b, H, (float *)dh, (float *)dc, (const float *)gor, (const float *)wsr,
-                         (float *)dgir, (float *)dghr);
-        else
-            step_bwd_f64(a->mode, b, H, (double *)dh, (double *)dc, (const double *)gor, (const double *)wsr,
-                         (double *)dgir, (double *)dghr);
-        /* dh' = (GRU: dh z) + dgh W_hh */
-        gemm(dt, false, false, b, H, GH, dghr, GH, whh, H, gru ? 1.0 : 0.0, dh, H);
-        if (a->reverse)
-            off += b;
+    /* steps in the opposite order of the forward; threads own row blocks as there */
+    int nt = loop_threads(a);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t r0, r1;
+        row_block(B, omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
+        int64_t off = a->reverse ? 0 : N;
+        for (int64_t i = 0; i < a->T; i++) {
+            int64_t t = a->reverse ? i : a->T - 1 - i, b = a->batch_sizes[t];
+            if (!a->reverse)
+                off -= b;
+            int64_t lo = r0, n = (b < r1 ? b : r1) - r0, row = off + lo;
+            if (n > 0) {
+                const char *gor = gout ? gout + row * H * es : NULL, *wsr = ws + row * W * es;
+                char *dgir = dgi + row * GH * es, *dghr = dgh + row * GH * es, *dhr = dh + lo * H * es;
+                char *dcr = dc + lo * H * es;
+                if (f32)
+                    step_bwd_f32(a->mode, n, H, (float *)dhr, (float *)dcr, (const float *)gor, (const float *)wsr,
+                                 (float *)dgir, (float *)dghr);
+                else
+                    step_bwd_f64(a->mode, n, H, (double *)dhr, (double *)dcr, (const double *)gor,
+                                 (const double *)wsr, (double *)dgir, (double *)dghr);
+                /* dh' = (GRU: dh z) + dgh W_hh */
+                gemm(dt, false, false, n, H, GH, dghr, GH, whh, H, gru ? 1.0 : 0.0, dhr, H);
+            }
+            if (a->reverse)
+                off += b;
+        }
     }
     if (a->gh0)
         memcpy(em_tensor_data(a->gh0), dh, (size_t)(B * H) * es);
