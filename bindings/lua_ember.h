@@ -96,6 +96,7 @@ void emL_open_upsample(lua_State *L, int methods, int module, int meta);
 void emL_open_optim(lua_State *L, int methods, int module, int meta);
 void emL_open_norm(lua_State *L, int methods, int module, int meta);
 void emL_open_pad(lua_State *L, int methods, int module, int meta);
+void emL_open_rnn(lua_State *L, int methods, int module, int meta);
 void emL_open_formats(lua_State *L, int methods, int module, int meta);
 void emL_open_image(lua_State *L, int methods, int module, int meta);
 void emL_open_dir(lua_State *L, int methods, int module, int meta);

@@ -98,6 +98,7 @@ int luaopen_torch_core(lua_State *L)
     emL_open_optim(L, methods, module, meta);
     emL_open_norm(L, methods, module, meta);
     emL_open_pad(L, methods, module, meta);
+    emL_open_rnn(L, methods, module, meta);
     emL_open_formats(L, methods, module, meta);
     emL_open_image(L, methods, module, meta);
     emL_open_dir(L, methods, module, meta);

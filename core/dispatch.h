@@ -47,6 +47,7 @@ typedef enum em_kernel_id {
     EM_K_UPSAMPLE,      /* em_upsample_kernel (core/upsample.h) */
     EM_K_NORM,          /* em_norm_kernel (core/norm.h) */
     EM_K_PAD,           /* em_pad_kernel (core/pad.h) */
+    EM_K_RNN,           /* em_rnn_kernel (core/rnn.h) */
     /* convolution (core/conv.h) */
     EM_K_CONV_FWD,        /* em_conv_fwd_kernel */
     EM_K_CONV_BWD_INPUT,  /* em_conv_bwd_input_kernel */

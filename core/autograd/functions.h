@@ -17,6 +17,7 @@
 #include "fn_loss.h"
 #include "fn_norm.h"
 #include "fn_pad.h"
+#include "fn_rnn.h"
 #include "fn_pool.h"
 #include "fn_reduce.h"
 #include "fn_shape.h"

@@ -27,4 +27,5 @@ void em_cpu_backend_init(em_backend *be)
     em_cpu_register_optim(be);
     em_cpu_register_norm(be);
     em_cpu_register_pad(be);
+    em_cpu_register_rnn(be);
 }

@@ -26,6 +26,7 @@ void em_cpu_register_upsample(em_backend *be);
 void em_cpu_register_optim(em_backend *be);
 void em_cpu_register_norm(em_backend *be);
 void em_cpu_register_pad(em_backend *be);
+void em_cpu_register_rnn(em_backend *be);
 
 /* Direct float32/float64 GEMM for kernels that call BLAS on their own buffers
  * (row-major, CBLAS semantics; ta/tb transpose A/B). em_cpu_blas_ready loads

@@ -11,6 +11,7 @@ local PARTS = {
   'module', 'containers', 'parameter',
   'linear', 'activation', 'conv', 'pooling', 'normalization', 'dropout', 'sparse', 'padding',
   'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'rnn_utils', 'utils_norm', -- nn.init: initialization.lua
+  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'utils_norm', 'rnn', -- nn.init: initialization.lua
 }
 for _, part in ipairs(PARTS) do
   local name = 'nn.' .. part
