@@ -7,17 +7,7 @@ local nn = require 'nn'
 local optim = require 'optim'
 local H = require 'spec.support.helpers'
 
-local PACKED = 'nn.utils.rnn.PackedSequence'
-pcall(require, 'nn.rnn_utils')
--- a minimal stand-in for the packed-sequence class when nn.utils.rnn is not there
-if not torch.getclass(PACKED) then
-  local PS = torch.class(PACKED)
-  function PS:__init(data, batch_sizes, sorted_indices, unsorted_indices)
-    self.data, self.batch_sizes = data, batch_sizes
-    self.sorted_indices, self.unsorted_indices = sorted_indices, unsorted_indices
-  end
-end
-local PackedSequence = torch.getclass(PACKED)
+local PackedSequence = nn.utils.rnn.PackedSequence
 
 local fx = H.fixture('nn_rnn')
 
@@ -83,7 +73,7 @@ local function run_layer_case(c, dtype)
   local hn, cn = st, nil
   if c.kind == 'LSTM' then hn, cn = st[1], st[2] end
   local o = c.packed and out.data or out
-  if c.packed then assert.equals(PACKED, torch.type(out)) end
+  if c.packed then assert.equals('nn.utils.rnn.PackedSequence', torch.type(out)) end
   H.assert_close(o, c.out, { rtol = t.rtol, atol = t.atol, dtype = dtype })
   H.assert_close(hn, c.hn, { rtol = t.rtol, atol = t.atol, dtype = dtype })
   local loss = (o * cast(c.gout, dtype)):sum() + (hn * cast(c.ghn, dtype)):sum()
@@ -294,8 +284,9 @@ describe('recurrent layers: inputs, states, dropout, errors', function()
     H.assert_error(function() nn.RNNCell(3, 4)(torch.randn(2, 5)) end, 'RNNCell: expected input of size (batch, 3)')
     H.assert_error(function() nn.GRUCell(3, 4)(torch.randn(2, 3), torch.randn(3, 4)) end,
       'GRUCell: expected hx of size (2, 4)')
-    local packed = PackedSequence(torch.randn(5, 3), torch.tensor({ 2, 2, 2 }))
-    H.assert_error(function() net(packed) end, 'batch_sizes sum to 6 but the input has 5 rows')
+    -- a PackedSequence whose batch sizes do not fit its data cannot be made (nn.utils.rnn checks)
+    H.assert_error(function() PackedSequence(torch.randn(5, 3), torch.tensor({ 2, 2, 2 })) end,
+      'batch_sizes sum to 6 but data has 5 rows')
   end)
 end)
 

@@ -10,8 +10,8 @@ package.loaded['nn'] = nn -- before the parts load: torch.class('nn.X', ...) fil
 local PARTS = {
   'module', 'containers', 'parameter',
   'linear', 'activation', 'conv', 'pooling', 'normalization', 'dropout', 'sparse', 'padding',
-  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'rnn_utils', 'utils_norm', -- nn.init: initialization.lua
-  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'utils_norm', 'rnn', -- nn.init: initialization.lua
+  'upsampling', 'transformer', 'loss', 'distance', 'fold', 'initialization', 'utils', 'rnn_utils', 'utils_norm',
+  'rnn', -- nn.init: initialization.lua
 }
 for _, part in ipairs(PARTS) do
   local name = 'nn.' .. part
