@@ -1,7 +1,8 @@
 # Ember: a deep-learning environment scripted in Lua 5.4, written in C.
 #   make            build build/th (the interpreter) and build/torch/core.so
 #   make test       install missing packages, build, run every spec
-#   make run        the demo: tensors and what th can do
+#   make run        train the tutorials' residual network on Fashion-MNIST (scripts/train.lua)
+#   make demo       a tour of tensors and what th can do
 #   make sanitize   build with ASan + UBSan into build-san/ and run the specs there
 #   make bench      side-by-side benchmarks against PyTorch
 #   make fuzz       fuzz torch.load with seeded mutations for FUZZ_SECONDS (60)
@@ -44,7 +45,7 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 TH_OBJ   := $(TH_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h core/cpu/*.h core/autograd/*.h bindings/*.h kernels/*.h)
 
-.PHONY: all deps test run sanitize bench fuzz install uninstall clean
+.PHONY: all deps test run demo sanitize bench fuzz install uninstall clean
 
 # Objects are rebuilt when the flags change (e.g. CUDA=0 after CUDA=1).
 CONFIG_STAMP := $(BUILD)/.flags
@@ -78,6 +79,9 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
+	$(BUILD)/th scripts/train.lua
+
+demo: all
 	$(BUILD)/th scripts/examples/demo.lua
 
 # ASan + UBSan; the caching allocator is off there so use-after-free is caught.

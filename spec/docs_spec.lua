@@ -1,4 +1,4 @@
--- The README's tour and the `make run` demo must keep working as the API changes.
+-- The README's tour and the `make demo` tour must keep working as the API changes.
 local function run(cmd)
   local p = io.popen(cmd .. ' 2>&1')
   local out = p:read('a')
@@ -22,7 +22,7 @@ describe('docs', function()
     end
     assert.is_true(n >= 2, 'README has its lua code blocks')
   end)
-  it('runs the make run demo', function()
+  it('runs the make demo tour', function()
     local rc, out = run('./build/th scripts/examples/demo.lua')
     assert.equal(0, rc, out)
     assert.is_truthy(out:find('1-based indices', 1, true) or out:find('1-based', 1, true))
