@@ -363,6 +363,22 @@ describe('torch.save/torch.load', function()
       valid = Z.read(path)
     end)
 
+    it('writes version 2 (CRC-32C) and still reads version 1 (CRC-32)', function()
+      assert.are.equal(2, string.unpack('<I4', valid, #Z.MAGIC + 1))
+      local g = string.pack('<I4Bi8s1', 1, 1, 2, 'cpu') -- one float32 storage of 2 elements
+        .. string.pack('<BBBBi8i8I4i8', 10, 0, 1, 1, 2, 1, 1, 0)
+      local data = string.pack('<ff', 1.5, -2)
+      for _, v in ipairs { 1, 2 } do
+        assert.is_true(Z.try(path, Z.file(g, { data }, v)))
+        assert.is_true(torch.equal(torch.tensor { 1.5, -2 }, torch.load(path)))
+      end
+      -- a version-1 file checked with CRC-32C (or the reverse) is damaged
+      local v1 = Z.file(g, { data }, 1)
+      local _, e = Z.try(path, Z.MAGIC .. string.pack('<I4', 2) .. v1:sub(15))
+      assert.is_truthy(e:find('checksum mismatch', 1, true))
+      Z.write(path, valid)
+    end)
+
     it('loads the fuzzing sample', function()
       local r = torch.load(path)
       assert.are.equal(r, r.self)
@@ -387,8 +403,8 @@ describe('torch.save/torch.load', function()
       end
       local _, e = Z.try(path, 'PK\3\4' .. valid:sub(5))
       assert.is_truthy(e:find('wrong magic', 1, true))
-      _, e = Z.try(path, Z.MAGIC .. string.pack('<I4', 2) .. valid:sub(15))
-      assert.is_truthy(e:find('format version 2', 1, true))
+      _, e = Z.try(path, Z.MAGIC .. string.pack('<I4', 3) .. valid:sub(15))
+      assert.is_truthy(e:find('format version 3, this Ember reads versions 1 to 2', 1, true))
       _, e = Z.try(path, valid .. 'x')
       assert.is_truthy(e:find('stray bytes', 1, true))
     end)
