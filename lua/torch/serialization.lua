@@ -33,6 +33,14 @@ return function(torch)
     if name == 'torch.Size' then return debug.getregistry()['torch.Size'] end
   end
 
+  -- nn.Module:state_dict()'s ordered tables: a metatable of their own (closures that
+  -- keep the insertion order), saved as the object 'nn.StateDict' with its pairs in
+  -- that order and rebuilt with nn._ordered_dict()
+  local STATE_DICT = 'nn.StateDict'
+  local function is_state_dict_mt(mt)
+    return type(mt) == 'table' and rawget(mt, '__name') == STATE_DICT and type(rawget(mt, 'keys')) == 'table'
+  end
+
   local function cuda_available()
     return torch.cuda ~= nil and torch.cuda.is_available ~= nil and torch.cuda.is_available()
   end
@@ -169,8 +177,8 @@ return function(torch)
       out[nout] = { storage = s, offset = off }
     end
 
-    local function table_body(t)
-      for _, k in ipairs(ordered_keys(t)) do
+    local function table_body(t, keys)
+      for _, k in ipairs(keys or ordered_keys(t)) do
         depth = depth + 1
         path[depth] = k
         if k ~= k then fail('a NaN key') end
@@ -227,8 +235,21 @@ return function(torch)
           fail(('a table nested more than %d deep'):format(MAX_DEPTH))
         end
         local mt = getmetatable(v)
-        local class
-        if mt ~= nil then
+        local class, keys
+        if is_state_dict_mt(mt) then
+          class = STATE_DICT
+          keys = {} -- the insertion order, then any key set with rawset
+          local seen = {}
+          for _, k in ipairs(rawget(mt, 'keys')) do
+            if not seen[k] and rawget(v, k) ~= nil then
+              seen[k] = true
+              keys[#keys + 1] = k
+            end
+          end
+          for _, k in ipairs(ordered_keys(v)) do
+            if not seen[k] then keys[#keys + 1] = k end
+          end
+        elseif mt ~= nil then
           class = type(mt) == 'table' and rawget(mt, '__typename') or nil
           if type(class) ~= 'string' or torch.getclass(class) ~= mt then
             class = type(mt) == 'table' and rawget(mt, '__name') or nil
@@ -244,7 +265,7 @@ return function(torch)
         else
           emit(string.pack('<B', T_TABLE))
         end
-        table_body(v)
+        table_body(v, keys)
       else
         fail('a ' .. tv)
       end
@@ -507,7 +528,7 @@ return function(torch)
 
       local depth = 0
       local END_MARK = {}
-      local function body(t)
+      local function body(t, ordered)
         depth = depth + 1
         if depth > MAX_DEPTH then bad('tables nested more than %d deep', MAX_DEPTH) end
         while true do
@@ -515,7 +536,12 @@ return function(torch)
           if k == END_MARK then break end
           if k == nil then bad('a nil key (offset %d)', gp - 1) end
           if k ~= k then bad('a NaN key (offset %d)', gp - 1) end
-          rawset(t, k, value())
+          local v = value()
+          if ordered and rawget(t, k) == nil and v ~= nil then
+            t[k] = v -- an nn.StateDict records the order of new keys
+          else
+            rawset(t, k, v)
+          end
         end
         depth = depth - 1
       end
@@ -546,6 +572,16 @@ return function(torch)
           return t
         elseif tag == T_OBJECT then
           local name = take_string('<I4', 4, 256)
+          if name == STATE_DICT then
+            local ok, nn = pcall(require, 'nn')
+            if not ok or type(nn._ordered_dict) ~= 'function' then
+              error(("torch.load: %s holds an nn.StateDict and the nn package cannot be loaded"):format(path), 0)
+            end
+            local t = nn._ordered_dict()
+            new_id(t)
+            body(t, true)
+            return t
+          end
           local class = find_class(name)
           local t = {}
           new_id(t)
