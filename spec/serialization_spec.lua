@@ -312,6 +312,38 @@ describe('torch.save/torch.load', function()
       end)
     end
 
+    it('a fresh interpreter loads the checkpoint and continues bit-identically', function()
+      local exe = io.popen('readlink /proc/' .. (io.open('/proc/self/stat'):read('l'):match('^%d+')) .. '/exe')
+      local th = exe:read('l')
+      exe:close()
+      if not th or not th:match('/th$') then return end -- run by a plain lua: nothing to start
+      local make_opt = makers.Adam
+      local ref = setup_run(make_opt)
+      train(ref, 1, 12)
+      local run = setup_run(make_opt)
+      train(run, 1, 5)
+      run.xs, run.ys = xs, ys
+      torch.save(path, run)
+      local out = dir .. '/resumed.t7'
+      local code = ([[
+        local run = torch.load(%q)
+        for i = 6, 12 do
+          run.optimizer:zero_grad()
+          nn.functional.mse_loss(run.model:forward(run.xs[i]), run.ys[i]):backward()
+          run.optimizer:step()
+          run.scheduler:step()
+        end
+        torch.save(%q, run.model)]]):format(path, out)
+      local script = dir .. '/resume.lua'
+      Z.write(script, code)
+      local ok = os.execute(("'%s' '%s'"):format(th, script))
+      local resumed = ok and torch.load(out)
+      os.remove(script)
+      os.remove(out)
+      assert.is_true(ok)
+      same_params(ref, { model = resumed })
+    end)
+
     it("a module's state_dict() (an ordered nn.StateDict) round-trips in order", function()
       local net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
       local sd = net:state_dict()
