@@ -7,8 +7,9 @@
  * past its storage shows up under ASan). A crash, a sanitizer report, a timeout or
  * an allocation past libFuzzer's -malloc_limit_mb is a finding. With
  * EMBER_FUZZ_STRICT=1 (the make target's default) a Lua runtime error inside a
- * reader ("attempt to ...", "bad argument ...") is a finding too: the readers
- * must reject bad input with their own messages.
+ * reader ("x.lua:12: attempt to ...", "bad argument #1 to ...", "stack overflow";
+ * matched at the start, as the readers' own messages may quote the file) is a
+ * finding too: the readers must reject bad input with their own messages.
  *
  * Built with clang -fsanitize=fuzzer,address,undefined against objects compiled
  * with -fsanitize=fuzzer-no-link,address,undefined (see the Makefile). */
@@ -56,8 +57,8 @@ static const char driver[] =
     "      touch(res, {}, 0)\n"
     "    elseif type(res) ~= 'string' then\n"
     "      return l[1] .. ' raised a ' .. type(res) .. ' error'\n"
-    "    elseif strict and (res:find('attempt to', 1, true) or res:find('bad argument', 1, true)\n"
-    "        or res:find('stack overflow', 1, true)) then\n"
+    "    elseif strict and (res:find('^[^\\n]-%.lua:%d+: attempt to ') or res:find('^[^\\n]-%.lua:%d+: bad argument #')\n"
+    "        or res:find('^[^\\n]-%.lua:%d+: stack overflow')) then\n"
     "      return l[1] .. ': ' .. res\n"
     "    end\n"
     "  end\n"
