@@ -265,14 +265,19 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t c, const un
 }
 #endif
 
+#ifdef EM_HAVE_CRC32C_HW
+static int crc32c_use_hw;
+static pthread_once_t crc32c_hw_once = PTHREAD_ONCE_INIT;
+/* EMBER_NO_CRC32C_HW=1 forces the table (to test it) */
+static void crc32c_detect(void) { crc32c_use_hw = __builtin_cpu_supports("sse4.2") && !getenv("EMBER_NO_CRC32C_HW"); }
+#endif
+
 uint32_t em_io_crc32c(uint32_t crc, const void *buf, size_t n)
 {
     uint32_t c = ~crc;
 #ifdef EM_HAVE_CRC32C_HW
-    static int hw = -1; /* EMBER_NO_CRC32C_HW=1 forces the table (to test it) */
-    if (hw < 0)
-        hw = __builtin_cpu_supports("sse4.2") && !getenv("EMBER_NO_CRC32C_HW") ? 1 : 0;
-    if (hw)
+    pthread_once(&crc32c_hw_once, crc32c_detect);
+    if (crc32c_use_hw)
         return ~crc32c_hw(c, buf, n);
 #endif
     return ~crc32c_sw(c, buf, n);
