@@ -6,6 +6,7 @@
 #   make sanitize   build with ASan + UBSan into build-san/ and run the specs there
 #   make bench      side-by-side benchmarks against PyTorch
 #   make fuzz       fuzz torch.load with seeded mutations for FUZZ_SECONDS (60)
+#   make fuzz-libfuzzer  libFuzzer + ASan + UBSan on every file reader for FUZZ_SECONDS
 #   make install PREFIX=/usr/local
 # CUDA: kernels/ is compiled when nvcc is found (CUDA=0 turns it off).
 
@@ -45,7 +46,7 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 TH_OBJ   := $(TH_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h core/cpu/*.h core/autograd/*.h bindings/*.h kernels/*.h)
 
-.PHONY: all deps test run demo sanitize bench fuzz install uninstall clean
+.PHONY: all deps test run demo sanitize bench fuzz fuzz-libfuzzer install uninstall clean
 
 # Objects are rebuilt when the flags change (e.g. CUDA=0 after CUDA=1).
 CONFIG_STAMP := $(BUILD)/.flags
@@ -103,6 +104,34 @@ TH           ?= $(BUILD)/th
 fuzz: all
 	$(TH) scripts/fuzz/serialization.lua $(FUZZ_SECONDS) $(FUZZ_SEED)
 
+# libFuzzer (clang, checked or installed by scripts/fuzz/need-clang) on torch.load,
+# load_safetensors, load_npy, load_npz and load_pytorch: the core is compiled into
+# build-fuzz/ with -fsanitize=fuzzer-no-link,address,undefined; the corpus
+# (build-fuzz/corpus, kept between runs) starts from spec/fixtures/ files and saved
+# checkpoints; findings are written to build-fuzz/crash-*. FUZZ_JOBS=2 runs two
+# fuzzers at once; FUZZ_ARGS adds libFuzzer flags.
+CLANG        ?= clang
+FUZZ_JOBS    ?= 1
+FUZZ_ARGS    ?=
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BUILD    = build-fuzz
+fuzz-libfuzzer:
+	@scripts/fuzz/need-clang
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(CLANG) CUDA=0 OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN) -DEM_SANITIZE -Wno-pass-failed -Wno-unknown-attributes" \
+	  $(FUZZ_BUILD)/fuzz_load
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/th scripts/fuzz/seed_corpus.lua $(FUZZ_BUILD)/corpus
+	cd $(FUZZ_BUILD) && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  EMBER_FUZZ_STRICT=1 EMBER_SANITIZE=1 ./fuzz_load -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	  -rss_limit_mb=4096 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 \
+	  $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) $(FUZZ_ARGS) corpus
+
+$(FUZZ_BUILD)/fuzz_load: scripts/fuzz/fuzz_load.c $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -DEMBER_LUA_DIR='"$(CURDIR)/lua"' -fsanitize=fuzzer $(LDFLAGS) \
+	  -o $@ $^ $(LUA_LIB) $(LDLIBS)
+
 LUA_SHARE = $(DESTDIR)$(PREFIX)/share/lua/5.4
 LUA_CLIB  = $(DESTDIR)$(PREFIX)/lib/lua/5.4
 install: all
@@ -116,4 +145,4 @@ uninstall:
 	cd lua && find . -name '*.lua' -exec rm -f $(LUA_SHARE)/{} \;
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -20,7 +20,18 @@ int em_io_write(FILE *f, em_tensor *t);
 em_tensor *em_io_read(FILE *f, em_dtype dt, int ndim, const int64_t *sizes);
 /* A new tensor holding a copy of n bytes at buf (n must equal the tensor's size). */
 em_tensor *em_io_from_bytes(const void *buf, size_t n, em_dtype dt, int ndim, const int64_t *sizes);
-/* zlib's CRC-32 of n bytes, continuing from crc (0 to start). */
+/* zlib's CRC-32 of n bytes, continuing from crc (0 to start). Buffers of 8 MiB and
+ * more are split across the OpenMP threads and joined with crc32_combine (same value). */
 uint32_t em_io_crc32(uint32_t crc, const void *buf, size_t n);
+/* CRC-32C (Castagnoli; iSCSI, ext4) of n bytes, continuing from crc (0 to start):
+ * the SSE4.2 crc32 instruction where the CPU has it (checked at run time), a table
+ * otherwise. crc32c("123456789") = 0xE3069283. */
+uint32_t em_io_crc32c(uint32_t crc, const void *buf, size_t n);
+
+typedef enum { EM_CRC_NONE, EM_CRC_32, EM_CRC_32C } em_crc_kind;
+/* em_io_read that also checksums the bytes as they arrive (read in 4 MiB chunks,
+ * each checksummed while it is still in cache): *crc continues from its value. */
+em_tensor *em_io_read_crc(FILE *f, em_dtype dt, int ndim, const int64_t *sizes, em_crc_kind kind,
+                          uint32_t *crc);
 
 #endif

@@ -6,7 +6,9 @@
 -- checksum against the file before it allocates anything.
 return function(torch)
   local MAGIC = '\x89EMBER\r\n\x1a\n' -- 10 bytes, PNG-style: catches text-mode mangling
-  local VERSION = 1
+  local VERSION = 2 -- 2: records checked with CRC-32C; 1 (still read): zlib's CRC-32
+  local CRC_OF = { [1] = 'crc32', [2] = 'crc32c' } -- the checksum of each version
+  local CRC_FN = { [1] = torch._crc32, [2] = torch._crc32c }
   local MAX_DEPTH = 1000
   local REC_HEADER = 13 -- type u8, payload length i64, crc u32
 
@@ -274,7 +276,7 @@ return function(torch)
 
   local function record_header(rtype, len, payload_crc_fn)
     local h = string.pack('<Bi8', rtype, len)
-    local crc = payload_crc_fn(torch._crc32(h))
+    local crc = payload_crc_fn(torch._crc32c(h))
     return h .. string.pack('<I4', crc)
   end
 
@@ -285,13 +287,13 @@ return function(torch)
 
   local function write_all(f, target, graph, storages)
     check_io(f:write(MAGIC, string.pack('<I4', VERSION)), nil, 'cannot write ' .. target)
-    local h = record_header(R_GRAPH, #graph, function(c) return torch._crc32(graph, c) end)
+    local h = record_header(R_GRAPH, #graph, function(c) return torch._crc32c(graph, c) end)
     check_io(f:write(h, graph))
     for _, s in ipairs(storages) do
       local span = s.tensor:detach():as_strided({ s.hi - s.lo + 1 }, { 1 }, s.lo)
       if tostring(span.device) ~= 'cpu' then span = span:to('cpu') end
       local n = span:numel() * span:element_size()
-      check_io(f:write(record_header(R_DATA, n, function(c) return torch._crc32(span, c) end)))
+      check_io(f:write(record_header(R_DATA, n, function(c) return torch._crc32c(span, c) end)))
       torch._write_tensor(f, span)
     end
     check_io(f:write(record_header(R_END, 0, function(c) return c end)))
@@ -359,9 +361,10 @@ return function(torch)
       local head = read(#MAGIC + 4)
       if head:sub(1, #MAGIC) ~= MAGIC then bad('wrong magic bytes (not a file written by torch.save)') end
       local version = string.unpack('<I4', head, #MAGIC + 1)
-      if version ~= VERSION then
-        bad('format version %d, this Ember reads version %d', version, VERSION)
+      if not CRC_OF[version] then
+        bad('format version %d, this Ember reads versions 1 to %d', version, VERSION)
       end
+      local crc_fn, crc_kind = CRC_FN[version], CRC_OF[version]
 
       -- a record header; the payload's length is checked against the file here
       local function record(expect)
@@ -377,12 +380,12 @@ return function(torch)
         if len < 0 or len > size - pos then
           bad('record at byte %d claims %d bytes, the file holds %d more', at, len, size - pos)
         end
-        return len, crc, torch._crc32(h:sub(1, 9)), at
+        return len, crc, crc_fn(h:sub(1, 9)), at
       end
 
       local glen, gcrc, c0, gat = record(R_GRAPH)
       local g = read(glen)
-      if torch._crc32(g, c0) ~= gcrc then bad('checksum mismatch in the record at byte %d', gat) end
+      if crc_fn(g, c0) ~= gcrc then bad('checksum mismatch in the record at byte %d', gat) end
 
       -- the graph payload, read with bounds checks
       local gp = 1
@@ -426,9 +429,10 @@ return function(torch)
           bad('data record %d holds %d bytes, its storage needs %d', i, len,
             s.numel * ELEM_SIZE[DTYPE_CODE[s.dtype]])
         end
-        local t = torch._read_tensor(f, s.dtype, { s.numel })
+        -- read in chunks, each checksummed while it is in cache
+        local t, tcrc = torch._read_tensor(f, s.dtype, { s.numel }, crc_kind, c)
         pos = pos + len
-        if torch._crc32(t, c) ~= crc then bad('checksum mismatch in the record at byte %d', at) end
+        if tcrc ~= crc then bad('checksum mismatch in the record at byte %d', at) end
         if s.device ~= 'cpu' then t = t:to(s.device) end
         s.tensor = t
       end
@@ -521,7 +525,12 @@ return function(torch)
           if k == END_MARK then break end
           if k == nil then bad('a nil key (offset %d)', gp - 1) end
           if k ~= k then bad('a NaN key (offset %d)', gp - 1) end
-          if ordered then t[k] = value() else rawset(t, k, value()) end
+          local v = value()
+          if ordered and rawget(t, k) == nil and v ~= nil then
+            t[k] = v -- an OrderedDict records the order of new keys
+          else
+            rawset(t, k, v)
+          end
         end
         depth = depth - 1
       end

@@ -267,8 +267,7 @@ function Archive:read_tensor(m, dtype, sizes)
   if n ~= m.size then fail(self.path, '%s: holds %d bytes, the tensor needs %s', m.name, m.size, huge and 'more' or n) end
   if m.method ~= 0 then return C._tensor_from_bytes(self:read(m), dtype, sizes) end
   assert(self.file:seek('set', m.data_offset))
-  local t = C._read_tensor(self.file, dtype, sizes)
-  local crc = C._crc32(t)
+  local t, crc = C._read_tensor(self.file, dtype, sizes, 'crc32') -- checksummed chunk by chunk as read
   if crc ~= m.crc32 then fail(self.path, '%s: CRC-32 mismatch (stored %08x, data %08x)', m.name, m.crc32, crc) end
   return t
 end

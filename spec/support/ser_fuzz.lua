@@ -20,17 +20,20 @@ function M.write(path, s)
   f:close()
 end
 
--- one record: type, length, CRC-32 of (type, length, payload), payload
-function M.record(rtype, payload)
+-- one record: type, length, checksum of (type, length, payload), payload; the
+-- checksum is CRC-32C in version 2 (the default), zlib's CRC-32 in version 1
+function M.record(rtype, payload, version)
+  local crc = (version == 1) and torch._crc32 or torch._crc32c
   local h = string.pack('<Bi8', rtype, #payload)
-  return h .. string.pack('<I4', torch._crc32(payload, torch._crc32(h))) .. payload
+  return h .. string.pack('<I4', crc(payload, crc(h))) .. payload
 end
 
 -- a whole file from a graph payload and the data payloads
 function M.file(graph, datas, version)
-  local parts = { M.MAGIC, string.pack('<I4', version or 1), M.record(0x47, graph) }
-  for _, d in ipairs(datas or {}) do parts[#parts + 1] = M.record(0x44, d) end
-  parts[#parts + 1] = M.record(0x45, '')
+  version = version or 2
+  local parts = { M.MAGIC, string.pack('<I4', version), M.record(0x47, graph, version) }
+  for _, d in ipairs(datas or {}) do parts[#parts + 1] = M.record(0x44, d, version) end
+  parts[#parts + 1] = M.record(0x45, '', version)
   return table.concat(parts)
 end
 
@@ -38,11 +41,12 @@ end
 function M.refix(s)
   local pos = #M.MAGIC + 4 + 1
   local parts = { s:sub(1, pos - 1) }
+  local version = #s >= pos - 1 and string.unpack('<I4', s, #M.MAGIC + 1) or 2
   while pos + 12 <= #s do
     local rtype, len = string.unpack('<Bi8', s, pos)
     if len < 0 or len > #s - (pos + 12) then break end
     local payload = s:sub(pos + 13, pos + 12 + len)
-    parts[#parts + 1] = M.record(rtype, payload)
+    parts[#parts + 1] = M.record(rtype, payload, version)
     pos = pos + 13 + len
   end
   parts[#parts + 1] = s:sub(pos)
