@@ -80,7 +80,7 @@ size_t em_tensor_nbytes(const em_tensor *t); /* numel * element size */
 static inline em_device em_tensor_device(const em_tensor *t) { return t->storage->device; }
 static inline void *em_tensor_data(const em_tensor *t)
 {
-    char *d = t->storage->data; /* NULL for an empty tensor: NULL + 0 is undefined in C */
+    char *d = (char *)t->storage->data; /* NULL for an empty tensor: NULL + 0 is undefined in C */
     return d ? d + t->offset * (int64_t)em_dtype_size(t->dtype) : NULL;
 }
 static inline void em_tensor_bump_version(em_tensor *t) { t->storage->version++; }
