@@ -363,3 +363,73 @@ describe('the tutorials: "hello" -> "ohlol"', function()
     assert.is_true(learned)
   end)
 end)
+
+describe('the names classifier (tutorial)', function()
+  it('a bidirectional 2-layer GRU over packed embedded names learns the countries of a generated CSV', function()
+    local optim = require 'optim'
+    local F = require 'nn.functional'
+    local R = nn.utils.rnn
+    torch.manual_seed(3)
+    -- a small generated CSV: each country has its own syllables
+    local syl = { { 'ka', 'to', 'mi', 'ru' }, { 'ber', 'stein', 'mann', 'hof' }, { 'el', 'li', 'no', 'ssa' },
+      { 'ov', 'sky', 'ich', 'enko' } }
+    local path = os.tmpname()
+    local f = assert(io.open(path, 'w'))
+    f:write('name,country\n')
+    local rng = 12345
+    local function rand(n)
+      rng = (rng * 1103515245 + 12345) % 2147483648
+      return rng % n + 1
+    end
+    for c = 1, 4 do
+      for _ = 1, 30 do
+        local parts = {}
+        for p = 1, rand(3) + 1 do parts[p] = syl[c][rand(4)] end
+        f:write(table.concat(parts), ',', c, '\n')
+      end
+    end
+    f:close()
+    local names, labels = {}, {}
+    for line in io.lines(path) do
+      local name, country = line:match('^([^,]+),(%d+)$')
+      if name then names[#names + 1], labels[#labels + 1] = name, tonumber(country) end
+    end
+    os.remove(path)
+    assert.are.equal(120, #names)
+
+    local emb = nn.Embedding(128, 16)
+    local gru = nn.GRU(16, 24, { num_layers = 2, bidirectional = true })
+    local fc = nn.Linear(48, 4)
+    local params = {}
+    for _, m in ipairs { emb, gru, fc } do
+      for _, p in ipairs(m:parameters()) do params[#params + 1] = p end
+    end
+    local opt = optim.Adam(params, { lr = 0.01 })
+    local function batch(idx)
+      local seqs, lens = {}, {}
+      for k, i in ipairs(idx) do
+        local codes = { names[i]:byte(1, -1) }
+        seqs[k] = torch.tensor(codes) -- ASCII codes are 1-based embedding rows 1..127
+        lens[k] = #codes
+      end
+      local padded = R.pad_sequence(seqs, { padding_value = 1 }) -- (T, B); packing skips the padding
+      local packed = R.pack_padded_sequence(emb(padded), lens, { enforce_sorted = false })
+      local _, h = gru(packed)                                                 -- h (4, B, 24)
+      return fc(torch.cat({ h[3], h[4] }, 2))                                  -- the last layer's two directions
+    end
+    local all, target = {}, torch.tensor(labels)
+    for i = 1, #names do all[i] = i end
+    for _ = 1, 25 do
+      local perm = torch.randperm(#names):tolist()
+      for s = 1, #perm, 30 do
+        local idx = { table.unpack(perm, s, math.min(s + 29, #perm)) }
+        opt:zero_grad()
+        local loss = F.cross_entropy(batch(idx), target:index_select(1, torch.tensor(idx)))
+        loss:backward()
+        opt:step()
+      end
+    end
+    local acc = torch.no_grad(function() return batch(all):argmax(2):eq(target):float():mean():item() end)
+    assert.is_true(acc > 0.9, 'training accuracy ' .. acc)
+  end)
+end)
