@@ -96,7 +96,19 @@ static int matmul_grads(const prod_ctx *c, em_tensor *g, em_tensor *a, em_tensor
         if (!(*ga = full))
             rc = -1;
     }
-    if (a && rc == 0) { /* (..., k, m) @ (batch..., m, n) */
+    if (a && rc == 0 && c->b_ndim == 2 && c->a_ndim > 2) {
+        /* a (batch..., m, k) @ b (k, n): the batch dims folded into rows make grad_b
+         * one GEMM, a2^T @ G2, instead of a batched product summed over the batch */
+        int64_t as[2] = { -1, a->sizes[a->ndim - 1] }, gs[2] = { -1, G->sizes[G->ndim - 1] };
+        em_tensor *a2 = em_ag_reshape(a, 2, as), *g2 = a2 ? em_ag_reshape(G, 2, gs) : NULL;
+        em_tensor *at = g2 ? mT(a2) : NULL;
+        *gb = at ? em_ag_matmul(at, g2, NULL) : NULL;
+        em_tensor_release(a2);
+        em_tensor_release(g2);
+        em_tensor_release(at);
+        if (!*gb)
+            rc = -1;
+    } else if (a && rc == 0) { /* (..., k, m) @ (batch..., m, n) */
         em_tensor *at = c->a_ndim == 1 ? em_ag_unsqueeze(a, 1) : mT(a);
         em_tensor *full = at ? consume(at, em_ag_matmul(at, G, NULL)) : NULL;
         if (full && c->b_ndim == 1)
