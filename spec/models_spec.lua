@@ -126,3 +126,121 @@ describe('models vs torchvision ' .. FX.torchvision, function()
     end)
   end
 end)
+
+describe('models.load_weights', function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute('mkdir -p ' .. dir)
+  local PTH = (debug.getinfo(1, 'S').source:sub(2):match('^(.*)/') or 'spec') .. '/fixtures/pt/models_resnet18_part.pth'
+
+  local function full_keys(net) return getmetatable(net:state_dict()).keys end
+
+  it('reads a PyTorch .pth state dict, maps 0-based child numbers, reports what is missing', function()
+    local net = models.resnet18 { num_classes = 3 }
+    local ok, err = pcall(models.load_weights, net, PTH)
+    assert.is_false(ok)
+    assert.matches('missing key%(s%)', err)
+    assert.matches('layer1.2.conv1.weight', err, 1, true)
+    local _, report = models.load_weights(net, PTH, { strict = false })
+    assert.are.equal(0, #report.unexpected_keys)
+    assert.are.equal(0, #report.shape_mismatches)
+    assert.are.equal(#full_keys(net) - 13, #report.missing_keys)
+    -- the values are the generator's formula, k = the key's index in the full dict
+    local keys = full_keys(net)
+    for k, key in ipairs(keys) do
+      if key:match('^conv1') or key:match('^fc%.') or key:match('^layer1%.1%.bn1%.running_var') then
+        local t = net:state_dict()[key]
+        local expected = fill(torch.empty(t:size()), key, k - 1)
+        H.assert_close(t, expected, { atol = 0, rtol = 0 })
+      end
+    end
+  end)
+
+  it('loads Ember files and safetensors, with either naming, and through {weights=}', function()
+    local a = models.shufflenet_v2_x0_5 { num_classes = 4 }
+    local f1, f2 = dir .. '/sn.t7', dir .. '/sn.safetensors'
+    local plain = {}
+    for k, v in pairs(a:state_dict()) do plain[k] = v end
+    torch.save(f1, plain)
+    local pt = nn._ordered_dict()
+    for k, v in pairs(a:state_dict()) do pt[to_pytorch(k)] = v:contiguous() end
+    torch.save_safetensors(f2, pt)
+    local x = input(32)
+    local ya = torch.no_grad(function() return a:eval()(x) end)
+    for _, f in ipairs { f1, f2 } do
+      local b = models.shufflenet_v2_x0_5 { num_classes = 4, weights = f }
+      H.assert_close(torch.no_grad(function() return b:eval()(x) end), ya, { atol = 0, rtol = 0 })
+    end
+    -- a state dict table with a DataParallel prefix
+    local dp = nn._ordered_dict()
+    for k, v in pairs(pt) do dp['module.' .. k] = v end
+    local c = models.load_weights(models.shufflenet_v2_x0_5 { num_classes = 4 }, dp)
+    H.assert_close(torch.no_grad(function() return c:eval()(x) end), ya, { atol = 0, rtol = 0 })
+  end)
+
+  it('reports shape mismatches and unexpected keys', function()
+    local sd = models.squeezenet1_1 { num_classes = 5 }:state_dict()
+    sd['extra.weight'] = torch.zeros(2)
+    local ok, err = pcall(models.load_weights, models.squeezenet1_1 { num_classes = 7 }, sd)
+    assert.is_false(ok)
+    assert.matches('shape mismatch', err)
+    assert.matches('classifier.2.weight: file has (5, 512, 1, 1), model has (7, 512, 1, 1)', err, 1, true)
+    assert.matches('unexpected key(s) (in the file, not in the model):\n    extra.weight', err, 1, true)
+  end)
+
+  it('explains how to export weights when the file is missing', function()
+    local ok, err = pcall(models.resnet18, { weights = dir .. '/resnet18.pth' })
+    assert.is_false(ok)
+    assert.matches("no such file", err)
+    assert.matches("torch.save(model.state_dict(), 'resnet18.pth')", err, 1, true)
+    assert.matches("torchvision.models.resnet18(weights='DEFAULT')", err, 1, true)
+  end)
+
+  it('rejects unknown options with a suggestion', function()
+    local ok, err = pcall(models.resnet18, { num_clases = 3 })
+    assert.is_false(ok)
+    assert.matches("unknown option 'num_clases' %(did you mean 'num_classes'%?%)", err)
+    assert.has_error(function() models.alexnet { num_classes = 0 } end)
+  end)
+end)
+
+describe('models.summary and training-mode outputs', function()
+  it('prints output shapes and parameter counts per layer and the total', function()
+    local net = models.squeezenet1_1 { num_classes = 10 }
+    local out = {}
+    local write = io.write
+    io.write = function(...) for _, s in ipairs { ... } do out[#out + 1] = s end end
+    local ok, info = pcall(models.summary, net, { 1, 3, 64, 64 })
+    io.write = write
+    assert.is_true(ok, tostring(info))
+    local text = table.concat(out)
+    assert.matches('features.1 (Conv2d)', text, 1, true)
+    assert.matches('[1, 64, 31, 31]', text, 1, true)
+    assert.matches('Total params: 727,626', text, 1, true)
+    assert.are.equal(727626, info.total_params)
+    assert.are.equal('[1, 10]', info.output_shape)
+    assert.is_true(net.training) -- mode restored
+  end)
+
+  it('googlenet and inception_v3 return the auxiliary logits in training', function()
+    local g = models.googlenet { num_classes = 6 }
+    local o = g(torch.randn(2, 3, 64, 64))
+    assert.are.same({ 2, 6 }, o.logits:size())
+    assert.are.same({ 2, 6 }, o.aux_logits1:size())
+    assert.are.same({ 2, 6 }, o.aux_logits2:size())
+    g:eval()
+    assert.is_true(torch.isTensor(torch.no_grad(function() return g(torch.randn(1, 3, 64, 64)) end)))
+  end)
+
+  it('efficientnet_b0 drops residual branches only in training', function()
+    local sd = models.efficientnet_b0().features[3][2].stochastic_depth
+    assert.is_true(sd.p > 0)
+    local x = torch.ones(64, 2, 1, 1)
+    sd:train()
+    local y = sd(x)
+    local zeros = y:eq(0):sum():item()
+    assert.is_true(zeros > 0 and zeros < 128)
+    sd:eval()
+    H.assert_close(sd(x), x)
+  end)
+end)

@@ -97,6 +97,13 @@ local function map_names(sd, own, names)
   return hits(shifted) >= hits(sd) and shifted or sd
 end
 
+local function same_size(a, b)
+  local sa, sb = a:size(), b:size()
+  if #sa ~= #sb then return false end
+  for i = 1, #sa do if sa[i] ~= sb[i] then return false end end
+  return true
+end
+
 local function shape_str(t)
   local s = t:size()
   local p = {}
@@ -140,7 +147,7 @@ function models.load_weights(net, source, opts)
       missing[#missing + 1] = k
     elseif not torch.isTensor(v) then
       shapes[#shapes + 1] = ('%s: expected a tensor, got %s'):format(k, torch.type(v))
-    elseif not own[k]:is_same_size(v) then
+    elseif not same_size(own[k], v) then
       shapes[#shapes + 1] = ('%s: file has %s, model has %s'):format(k, shape_str(v), shape_str(own[k]))
     end
   end
@@ -165,7 +172,7 @@ function models.load_weights(net, source, opts)
   torch.no_grad(function()
     for _, k in ipairs(getmetatable(own).keys) do
       local v = sd[k]
-      if torch.isTensor(v) and own[k]:is_same_size(v) then own[k]:copy_(v) end
+      if torch.isTensor(v) and same_size(own[k], v) then own[k]:copy_(v) end
     end
   end)
   return net, report
