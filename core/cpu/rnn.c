@@ -5,6 +5,9 @@
  * fused gate backward writes the gate gradients of every row, one GEMM per step
  * carries dh to the previous step, and the input and weight gradients are one GEMM
  * each over all rows afterwards. */
+/* -O3: the gate loops vectorise (with the libm-free exp/tanh of vmath.h for float) */
+#pragma GCC optimize("O3")
+
 #include <math.h>
 #include <string.h>
 
@@ -13,6 +16,15 @@
 #include "../iter.h"
 #include "../rnn.h"
 #include "cpu.h"
+#include "vmath.h"
+
+/* The gate loops are compiled for AVX-512 and AVX2 as well, chosen at load time
+ * (x86-64 with GNU ifunc); elsewhere once, for the baseline. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(EM_SANITIZE)
+#define RNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RNN_CLONES
+#endif
 
 /* Recurrent work per step (batch x hidden x gates x hidden multiply-adds) from which
  * the time loop runs on all threads. Rows of the batch are independent sequences, so
@@ -72,7 +84,7 @@ static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     /* One step forward for rows 0..b-1: gi (b, GH) input projections of these rows,                            \
      * gh (b, GH) recurrent ones (with b_hh); h, c (B, H) the state, updated in place;                          \
      * out (b, H) this step's output rows; ws (b, W) or NULL. */                                                \
-    static void step_fwd_##SFX(em_rnn_mode mode, int64_t b, int64_t H, const R *gi, const R *gh, R *h, R *c,      \
+    RNN_CLONES static void step_fwd_##SFX(em_rnn_mode mode, int64_t b, int64_t H, const R *gi, const R *gh, R *h, R *c,      \
                                R *out, R *ws)                                                                     \
     {                                                                                                             \
         int64_t G = em_rnn_gates(mode), GH = G * H, W = em_rnn_ws_width(mode, H);                                \
@@ -120,7 +132,7 @@ static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
      * GRU, dh holds the direct term dh * z); gout (b, H) or NULL; ws (b, W); dgi, dgh                         \
      * (b, GH) the pre-activation gradients of the input and hidden sides (the same                            \
      * buffer except for GRU). */                                                                                 \
-    static void step_bwd_##SFX(em_rnn_mode mode, int64_t b, int64_t H, R *dh, R *dc, const R *gout, const R *ws,  \
+    RNN_CLONES static void step_bwd_##SFX(em_rnn_mode mode, int64_t b, int64_t H, R *dh, R *dc, const R *gout, const R *ws,  \
                                R *dgi, R *dgh)                                                                    \
     {                                                                                                             \
         int64_t G = em_rnn_gates(mode), GH = G * H, W = em_rnn_ws_width(mode, H);                                \
@@ -162,7 +174,7 @@ static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
         }                                                                                                         \
     }
 
-RNN_TYPED(float, f32, expf, tanhf)
+RNN_TYPED(float, f32, em_vexpf, em_vtanhf)
 RNN_TYPED(double, f64, exp, tanh)
 
 static int rnn_forward(em_rnn_args *a)
