@@ -33,10 +33,10 @@ local function load(net, weights, dtype)
 end
 
 local function make_layer(c, dtype)
-  local o = { num_layers = c.layers, bidirectional = c.bidir, batch_first = c.bf, dtype = dtype }
+  local o = { num_layers = c.layers, bidirectional = c.bidir, batch_first = c.bf, dtype = dtype, proj_size = c.proj }
   local net
   if c.kind == 'LSTM' then
-    net = nn.LSTM(3, 2, o)
+    net = nn.LSTM(3, c.hidden or 2, o)
   elseif c.kind == 'GRU' then
     net = nn.GRU(3, 2, o)
   else
@@ -98,6 +98,22 @@ local function run_layer_case(c, dtype)
 end
 
 describe('nn.RNN / nn.LSTM / nn.GRU against PyTorch', function()
+  it('LSTM with proj_size: outputs, states and every gradient (16 cases, float64 and float32)', function()
+    local proj = H.fixture('nn_rnn_proj')
+    for _, dtype in ipairs({ 'float64', 'float32' }) do
+      for _, c in ipairs(proj) do
+        c.kind, c.bf, c.hidden, c.proj = 'LSTM', false, 4, 2
+        local ok, err = pcall(run_layer_case, c, dtype)
+        if not ok then error('proj_size ' .. case_name(c) .. ' ' .. dtype .. ': ' .. tostring(err), 0) end
+      end
+    end
+    local net = nn.LSTM(3, 4, { proj_size = 2, bidirectional = true })
+    local names = {}
+    for _, e in ipairs(net:named_parameters()) do names[#names + 1] = e[1] end
+    assert.same(proj[3].keys, { table.unpack(names, 1, 5) })
+    H.assert_error(function() nn.LSTM(3, 4, { proj_size = 4 }) end, 'proj_size (4) has to be smaller than hidden_size (4)')
+  end)
+
   for _, dtype in ipairs({ 'float64', 'float32' }) do
     it('outputs, final states and every gradient (' .. dtype .. ', ' .. #fx.layers .. ' cases)', function()
       for _, c in ipairs(fx.layers) do
@@ -279,7 +295,7 @@ describe('recurrent layers: inputs, states, dropout, errors', function()
       'GRU: expected hx of size (2, 2, 4), got')
     H.assert_error(function() nn.LSTM(3, 4)(torch.randn(5, 2, 3), torch.randn(1, 2, 4)) end,
       'LSTM: the initial state must be a table')
-    H.assert_error(function() nn.LSTM(3, 4, { proj_size = 2 }) end, 'proj_size is not supported')
+    H.assert_error(function() nn.LSTM(3, 4, { proj_size = -1 }) end, 'proj_size')
     H.assert_error(function() nn.RNN(3, 4, { nonlinearity = 'sigmoid' }) end, "nonlinearity must be 'tanh' or 'relu'")
     H.assert_error(function() nn.RNNCell(3, 4)(torch.randn(2, 5)) end, 'RNNCell: expected input of size (batch, 3)')
     H.assert_error(function() nn.GRUCell(3, 4)(torch.randn(2, 3), torch.randn(3, 4)) end,

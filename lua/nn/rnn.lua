@@ -166,6 +166,8 @@ end
 
 -- ---- layers ----
 
+local proj_lstm -- defined below (LSTM with proj_size)
+
 local RNNBase = torch.class('nn.RNNBase', 'nn.Module')
 
 function RNNBase:__init(what, mode, a)
@@ -177,28 +179,36 @@ function RNNBase:__init(what, mode, a)
   if type(p) ~= 'number' or p < 0 or p > 1 then
     error(('%s: dropout must be a number in [0, 1], got %s'):format(what, tostring(p)), 3)
   end
-  if (a.proj_size or 0) ~= 0 then
-    error(('%s: proj_size is not supported yet (got %s); use proj_size=0 and an nn.Linear on the output')
-      :format(what, tostring(a.proj_size)), 3)
+  local P = a.proj_size or 0
+  if P ~= 0 then
+    check_int(what, 'proj_size', P, 0)
+    if P >= a.hidden_size then
+      error(('%s: proj_size (%d) has to be smaller than hidden_size (%d)'):format(what, P, a.hidden_size), 3)
+    end
   end
   self._what, self.mode = what, mode
   self.input_size, self.hidden_size, self.num_layers = a.input_size, a.hidden_size, a.num_layers
   self.bias, self.batch_first, self.dropout = a.bias ~= false, a.batch_first == true, p
-  self.bidirectional, self.proj_size = a.bidirectional == true, 0
+  self.bidirectional, self.proj_size = a.bidirectional == true, P
   local D = self.bidirectional and 2 or 1
   local G = GATES[mode] * a.hidden_size
-  -- PyTorch's order: per layer, per direction: w_ih, w_hh, b_ih, b_hh
+  local out_size = P > 0 and P or a.hidden_size -- the size of h (LSTM with proj_size: P)
+  -- PyTorch's order: per layer, per direction: w_ih, w_hh, b_ih, b_hh (, w_hr)
   self._names = {}
   for l = 0, a.num_layers - 1 do
-    local in_size = l == 0 and a.input_size or a.hidden_size * D
+    local in_size = l == 0 and a.input_size or out_size * D
     for d = 0, D - 1 do
       local sfx = ('_l%d%s'):format(l, d == 1 and '_reverse' or '')
       local names = { 'weight_ih' .. sfx, 'weight_hh' .. sfx, 'bias_ih' .. sfx, 'bias_hh' .. sfx }
       self[names[1]] = nn.Parameter(torch.empty(G, in_size, factory(a)))
-      self[names[2]] = nn.Parameter(torch.empty(G, a.hidden_size, factory(a)))
+      self[names[2]] = nn.Parameter(torch.empty(G, out_size, factory(a)))
       if self.bias then
         self[names[3]] = nn.Parameter(torch.empty(G, factory(a)))
         self[names[4]] = nn.Parameter(torch.empty(G, factory(a)))
+      end
+      if P > 0 then
+        names[5] = 'weight_hr' .. sfx
+        self[names[5]] = nn.Parameter(torch.empty(P, a.hidden_size, factory(a)))
       end
       self._names[#self._names + 1] = names
     end
@@ -213,6 +223,7 @@ function RNNBase:extra_repr()
   if self.num_layers ~= 1 then s = s .. ', num_layers=' .. self.num_layers end
   if self.nonlinearity and self.nonlinearity ~= 'tanh' then s = s .. ", nonlinearity='" .. self.nonlinearity .. "'" end
   if not self.bias then s = s .. ', bias=false' end
+  if (self.proj_size or 0) > 0 then s = s .. ', proj_size=' .. self.proj_size end
   if self.batch_first then s = s .. ', batch_first=true' end
   if self.dropout ~= 0 then s = s .. ', dropout=' .. self.dropout end
   if self.bidirectional then s = s .. ', bidirectional=true' end
@@ -226,8 +237,8 @@ local function packed_class()
 end
 
 -- a state tensor (L*D, B, H) ((L*D, H) unbatched) or zeros; sorted into the packed order
-function RNNBase:_state(h, name, B, unbatched, sorted, ref)
-  local LD, H = self.num_layers * (self.bidirectional and 2 or 1), self.hidden_size
+function RNNBase:_state(h, name, B, unbatched, sorted, ref, size)
+  local LD, H = self.num_layers * (self.bidirectional and 2 or 1), size or self.hidden_size
   if h == nil then return torch.zeros(LD, B, H, { dtype = ref.dtype, device = ref.device }) end
   if not torch.isTensor(h) then error(('%s: %s must be a tensor, got %s'):format(self._what, name, torch.type(h)), 4) end
   local ok
@@ -243,6 +254,57 @@ function RNNBase:_state(h, name, B, unbatched, sorted, ref)
   if unbatched then h = h:unsqueeze(2) end
   if sorted then h = h:index_select(2, sorted) end
   return h
+end
+
+-- LSTM with a projection (proj_size > 0): h = (o * tanh(c)) W_hr^T. The time loop runs
+-- in Lua over differentiable ops (the C kernel has no projection): x (N rows, time-major
+-- packed), batch_sizes per step (non-increasing), h0 (B, P), c0 (B, H). Returns the
+-- output rows (N, P) and the final h (B, P) and c (B, H) of every sequence.
+proj_lstm = function(x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse)
+  local bs = batch_sizes:tolist()
+  local T, H = #bs, c0:size(2)
+  local xp = b_ih and torch.addmm(b_ih, x, w_ih:t()) or x:mm(w_ih:t())
+  local off, acc = {}, 0
+  for t = 1, T do off[t], acc = acc, acc + bs[t] end
+  local function step(t, h, c)
+    local g = xp:narrow(1, off[t] + 1, bs[t]) + h:mm(w_hh:t())
+    if b_hh then g = g + b_hh end
+    local i, f = torch.sigmoid(g:narrow(2, 1, H)), torch.sigmoid(g:narrow(2, H + 1, H))
+    local gg, o = torch.tanh(g:narrow(2, 2 * H + 1, H)), torch.sigmoid(g:narrow(2, 3 * H + 1, H))
+    c = f * c + i * gg
+    return (o * torch.tanh(c)):mm(w_hr:t()), c
+  end
+  local outs, hparts, cparts = {}, {}, {}
+  if not reverse then
+    local h, c, rows = h0, c0, h0:size(1)
+    for t = 1, T do
+      local b = bs[t]
+      if b < rows then -- rows b+1..rows ended at the last step
+        hparts[#hparts + 1], cparts[#cparts + 1] = h:narrow(1, b + 1, rows - b), c:narrow(1, b + 1, rows - b)
+        h, c, rows = h:narrow(1, 1, b), c:narrow(1, 1, b), b
+      end
+      h, c = step(t, h, c)
+      outs[t] = h
+    end
+    hparts[#hparts + 1], cparts[#cparts + 1] = h, c
+    local hn, cn = {}, {} -- the parts were collected from the last rows up
+    for k = #hparts, 1, -1 do hn[#hn + 1], cn[#cn + 1] = hparts[k], cparts[k] end
+    return torch.cat(outs, 1), torch.cat(hn, 1), torch.cat(cn, 1)
+  end
+  local h, c, rows
+  for t = T, 1, -1 do
+    local b = bs[t]
+    if not h then
+      h, c, rows = h0:narrow(1, 1, b), c0:narrow(1, 1, b), b
+    elseif b > rows then -- sequences that start here take their initial state
+      h = torch.cat({ h, h0:narrow(1, rows + 1, b - rows) }, 1)
+      c = torch.cat({ c, c0:narrow(1, rows + 1, b - rows) }, 1)
+      rows = b
+    end
+    h, c = step(t, h, c)
+    outs[t] = h
+  end
+  return torch.cat(outs, 1), h, c
 end
 
 -- forward(input [, hx]) -> output, h_n (LSTM: output, {h_n, c_n})
@@ -297,7 +359,8 @@ function RNNBase:forward(input, hx)
   else
     h0 = hx
   end
-  h0 = self:_state(h0, lstm and 'h_0' or 'hx', B, unbatched, sorted, x)
+  local P = self.proj_size
+  h0 = self:_state(h0, lstm and 'h_0' or 'hx', B, unbatched, sorted, x, P > 0 and P or nil)
   local D = self.bidirectional and 2 or 1
   local hs, cs = {}, {}
   local layer_in = x
@@ -306,8 +369,14 @@ function RNNBase:forward(input, hx)
     for d = 1, D do
       local k = (l - 1) * D + d
       local n = self._names[k]
-      local o, hn, cn = torch._rnn(self.mode, layer_in, batch_sizes, h0:select(1, k), c0 and c0:select(1, k),
-        self[n[1]], self[n[2]], self[n[3]], self[n[4]], d == 2)
+      local o, hn, cn
+      if P > 0 then
+        o, hn, cn = proj_lstm(layer_in, batch_sizes, h0:select(1, k), c0:select(1, k), self[n[1]], self[n[2]],
+          self[n[3]], self[n[4]], self[n[5]], d == 2)
+      else
+        o, hn, cn = torch._rnn(self.mode, layer_in, batch_sizes, h0:select(1, k), c0 and c0:select(1, k),
+          self[n[1]], self[n[2]], self[n[3]], self[n[4]], d == 2)
+      end
       outs[d], hs[k], cs[k] = o, hn, cn
     end
     layer_in = D == 2 and torch.cat(outs, 2) or outs[1]
@@ -326,7 +395,7 @@ function RNNBase:forward(input, hx)
     local PS = packed_class()
     output = PS(layer_in, batch_sizes, sorted, unsorted)
   else
-    output = layer_in:view(T, B, D * self.hidden_size)
+    output = layer_in:view(T, B, D * (P > 0 and P or self.hidden_size))
     if unbatched then
       output = output:squeeze(2)
       h_n = h_n:squeeze(2)
@@ -354,7 +423,8 @@ end
 local LSTM = torch.class('nn.LSTM', 'nn.RNNBase')
 
 -- nn.LSTM(input_size, hidden_size [, num_layers=1, bias=true, batch_first=false,
--- dropout=0, bidirectional=false, proj_size=0]); forward returns output, {h_n, c_n}
+-- dropout=0, bidirectional=false, proj_size=0]); forward returns output, {h_n, c_n}; with
+-- proj_size > 0, h (and the output) has proj_size features (PyTorch's weight_hr_l*)
 function LSTM:__init(...)
   local a = args('LSTM', { 'input_size', 'hidden_size', 'num_layers', 'bias', 'batch_first', 'dropout',
     'bidirectional', 'proj_size', 'dtype', 'device' },
