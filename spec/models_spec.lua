@@ -244,3 +244,37 @@ describe('models.summary and training-mode outputs', function()
     H.assert_close(sd(x), x)
   end)
 end)
+
+describe('scripts/examples/classify.lua', function()
+  it('classifies a generated PNG with exported weights: top-5 labels with softmax percentages', function()
+    local image = require 'image'
+    local T = require 'image.transforms'
+    torch.manual_seed(5)
+    local base = os.tmpname()
+    local png, weights, labels = base .. '.png', base .. '.safetensors', base .. '.txt'
+    image.save(png, (torch.rand(3, 260, 300) * 255):to('uint8'))
+    local net = models.resnet18 { num_classes = 10 }
+    torch.save_safetensors(weights, net:state_dict())
+    local f = assert(io.open(labels, 'w'))
+    for i = 1, 10 do f:write('label ', i, '\n') end
+    f:close()
+    local p = io.popen(('./build/th scripts/examples/classify.lua %s --model resnet18 --weights %s --labels %s 2>&1')
+      :format(png, weights, labels))
+    local out = p:read('a')
+    p:close()
+    -- the same prediction computed here
+    net:eval()
+    local pre = T.Compose { T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+      T.Normalize({ 0.485, 0.456, 0.406 }, { 0.229, 0.224, 0.225 }) }
+    local x = pre(image.load(png, { channels = 3, dtype = 'byte' })):unsqueeze(1)
+    local best = torch.no_grad(function() return net(x) end):argmax(2)[1]
+    for _, path in ipairs { base, png, weights, labels } do os.remove(path) end
+    local lines = {}
+    for l in out:gmatch('[^\n]+') do lines[#lines + 1] = l end
+    assert.are.equal(5, #lines, out)
+    assert.is_truthy(lines[1]:match('^%s*%d+%.%d%d%%  label ' .. best .. '$'), out)
+    local total = 0
+    for _, l in ipairs(lines) do total = total + tonumber(l:match('([%d.]+)%%')) end
+    assert.is_true(total > 0 and total <= 100.01)
+  end)
+end)
