@@ -1,8 +1,13 @@
 /* The Tensor userdata: creation, release (__gc and __close share one idempotent
  * release), field access, and the basic methods every tensor answers (size, dim,
  * type conversion, item, tolist, copy_, fill_). Tensor memory lives outside Lua's
- * heap, so pushing a tensor with fresh storage counts its bytes and runs a full
- * collection when they pass a threshold that follows the live tensor bytes. */
+ * heap, so pushing a tensor with fresh storage counts its bytes: every
+ * GC_STEP_BYTES of them run a collector step (in the generational mode th sets,
+ * a minor collection: it frees the tensors of a training step that died young,
+ * for microseconds), and a full collection runs when they pass a threshold that
+ * follows the live tensor bytes (old garbage). Without the minor steps the dead
+ * temporaries of a training loop piled up to the size of the live tensors (the
+ * dataset) before a collection, doubling the peak resident memory. */
 #include "lua_ember.h"
 
 #include "../core/autograd/functions.h"
@@ -10,8 +15,9 @@
 #include <string.h>
 
 #define GC_MIN_THRESHOLD ((int64_t)64 << 20)
+#define GC_STEP_BYTES ((int64_t)8 << 20)
 
-static int64_t gc_pending;
+static int64_t gc_pending, gc_since_full;
 static int64_t gc_threshold = GC_MIN_THRESHOLD;
 
 static void account(lua_State *L, const em_tensor *t)
@@ -19,12 +25,18 @@ static void account(lua_State *L, const em_tensor *t)
     if (t->storage->refcount != 1 || t->storage->device.type != EM_DEV_CPU)
         return;
     gc_pending += (int64_t)t->storage->nbytes;
-    if (gc_pending < gc_threshold)
+    if (gc_pending < GC_STEP_BYTES)
         return;
+    gc_since_full += gc_pending;
     gc_pending = 0;
+    if (gc_since_full < gc_threshold) {
+        lua_gc(L, LUA_GCSTEP, 0);
+        return;
+    }
+    gc_since_full = 0;
     lua_gc(L, LUA_GCCOLLECT);
     int64_t live = em_alloc_get_stats().allocated;
-    gc_threshold = live > GC_MIN_THRESHOLD ? live : GC_MIN_THRESHOLD;
+    gc_threshold = live / 4 > GC_MIN_THRESHOLD ? live / 4 : GC_MIN_THRESHOLD;
 }
 
 /* The Tensor metatable is also kept in the registry under this address: a

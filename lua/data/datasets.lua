@@ -273,6 +273,10 @@ function MNIST:__init(a, b)
   if not ok then error(name .. ': ' .. tostring(images), 0) end
   local lok, labels = pcall(datasets.read_idx, lpath, { ndim = 1, dtype = 'uint8' })
   if not lok then error(name .. ': ' .. tostring(labels), 0) end
+  -- The files' bytes went through Lua strings (the gzip file, its inflated contents:
+  -- about 100 MB for Fashion-MNIST's training images) that are garbage now; collect
+  -- them before the caller converts the images, or they stay in the peak memory.
+  collectgarbage()
   local n = images:size(1)
   if labels:size(1) ~= n then
     error(('%s: %s holds %d images but %s holds %d labels'):format(name, ipath, n, lpath, labels:size(1)), 0)

@@ -29,7 +29,13 @@ local MEAN, STD = 0.2860, 0.3530
 function M.load_fmnist(split)
   local ds = data.datasets.FashionMNIST { train = split == 'train' }
   local x = ds.data:to('float32'):div_(255):sub_(MEAN):div_(STD)
-  return x:reshape(-1, 1, 28, 28), ds.targets
+  local y = ds.targets
+  -- the uint8 images are dead now (NumPy frees its array at once): collect them and
+  -- hand their block back to the system instead of keeping it in the allocator's cache
+  ds = nil
+  collectgarbage()
+  torch.empty_cache()
+  return x:reshape(-1, 1, 28, 28), y
 end
 
 -- one epoch of SGD(lr 0.01, momentum 0.5) over shuffled batches of 64, then test accuracy
