@@ -47,6 +47,7 @@ typedef struct conv_plan {
     int64_t pdim[3], pvol; /* direct: padded image dims and their product */
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
+    bool wvec;       /* direct weight-gradient: sums kept as vectors until the end (small images) */
     int nt;          /* threads */
     int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
@@ -92,6 +93,7 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     p->wpack = NULL;
     p->direct = false;
     p->off = NULL;
+    p->wvec = false;
 }
 
 static bool fits_int(int64_t v)
@@ -550,10 +552,11 @@ static void direct_offsets(const conv_plan *p, int64_t *off)
 #define WG_JC 1024
 
 /* gw[i * ldw + k] += sum_j G[i * ldg + j] * xp[off[k] + j], i < nrows (<= 8; G has 8 rows), k < nr (<= 3),
- * j < len (multiple of 16) */
+ * j < len (multiple of 16). With gv, the 16 lanes of each sum are added to gv[(i * ldw + k) * 16 ..] instead
+ * (the horizontal sum, costly next to a short j loop, is left to the caller's end). */
 __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, const float *G, int64_t ldg,
                                                                 const float *xp, const int64_t *off, int nr,
-                                                                float *gw, int64_t ldw, int nrows)
+                                                                float *gw, int64_t ldw, int nrows, float *gv)
 {
     const float *x0 = xp + off[0], *x1 = xp + off[nr > 1 ? 1 : 0], *x2 = xp + off[nr > 2 ? 2 : 0];
 #define INIT(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
@@ -571,8 +574,16 @@ __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, co
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
     }
+#define VSUM(i, k)                                                                                                \
+    _mm512_storeu_ps(gv + (i * ldw + k) * 16, _mm512_add_ps(_mm512_loadu_ps(gv + (i * ldw + k) * 16), a##i##k));
 #define SUM(i)                                                                                                    \
-    if (i < nrows) {                                                                                              \
+    if (i < nrows && gv) {                                                                                        \
+        VSUM(i, 0)                                                                                                \
+        if (nr > 1)                                                                                               \
+            VSUM(i, 1)                                                                                            \
+        if (nr > 2)                                                                                               \
+            VSUM(i, 2)                                                                                            \
+    } else if (i < nrows) {                                                                                       \
         gw[i * ldw] += _mm512_reduce_add_ps(a##i##0);                                                             \
         if (nr > 1)                                                                                               \
             gw[i * ldw + 1] += _mm512_reduce_add_ps(a##i##1);                                                     \
@@ -581,6 +592,14 @@ __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, co
     }
     SUM(0) SUM(1) SUM(2) SUM(3) SUM(4) SUM(5) SUM(6) SUM(7)
 #undef SUM
+#undef VSUM
+}
+
+/* gw[e] += the 16 lanes of gv[e * 16 ..], e < n */
+__attribute__((target("avx512f"))) static void wgrad_vec_reduce(float *gw, const float *gv, int64_t n)
+{
+    for (int64_t e = 0; e < n; e++)
+        gw[e] += _mm512_reduce_add_ps(_mm512_loadu_ps(gv + e * 16));
 }
 
 /* Floats of one thread's weight-gradient scratch: padded image, then G (ogp, Jpad); the
@@ -592,7 +611,13 @@ static int64_t wgrad_jpad(const conv_plan *p)
 
 static int64_t wgrad_elems(const conv_plan *p)
 {
-    return direct_elems(p) + p->ogp * wgrad_jpad(p);
+    return direct_elems(p) + p->ogp * wgrad_jpad(p) + (p->wvec ? p->g->c_out * p->r * 16 : 0);
+}
+
+/* A thread's vector sums (wvec): after its padded image and G. */
+static float *wgrad_vec(const conv_plan *p, float *scratch)
+{
+    return p->wvec ? scratch + direct_elems(p) + p->ogp * wgrad_jpad(p) : NULL;
 }
 
 static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const float *in, float *gw, double *gb,
@@ -609,7 +634,7 @@ static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const
                 for (int64_t oh = 0; oh < g->out[1]; oh++)
                     memcpy(G + o * jpad + (od * Hp + oh) * Wp, dy + o * p->os + (od * g->out[1] + oh) * g->out[2],
                            (size_t)g->out[2] * sizeof(float));
-        float *dw = gw + gi * p->og * p->r;
+        float *dw = gw + gi * p->og * p->r, *dv = p->wvec ? wgrad_vec(p, scratch) + gi * p->og * p->r * 16 : NULL;
         for (int64_t j0 = 0; j0 < jpad; j0 += WG_JC) {
             int64_t len = jpad - j0 < WG_JC ? jpad - j0 : WG_JC;
             for (int64_t b = 0; b < p->ogp / CONV_MR; b++) {
@@ -617,7 +642,8 @@ static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const
                 for (int64_t r = 0; r < p->r; r += 3) {
                     int nr = p->r - r < 3 ? (int)(p->r - r) : 3;
                     ukernel_wgrad_8x3(len, G + b * CONV_MR * jpad + j0, jpad, xp + j0, p->off + r, nr,
-                                      dw + b * CONV_MR * p->r + r, p->r, nrows);
+                                      dw + b * CONV_MR * p->r + r, p->r, nrows,
+                                      dv ? dv + (b * CONV_MR * p->r + r) * 16 : NULL);
                 }
             }
         }
@@ -927,6 +953,8 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
         direct_offsets(&p, off);
         p.off = off;
         direct = true;
+        /* short rows of G: one horizontal sum per chunk would cost more than the products */
+        p.wvec = wgrad_jpad(&p) <= 512 && wn * 16 * (int64_t)sizeof(float) <= (1 << 20);
     }
 #endif
     /* accumulators: thread 0 writes gw itself, the others their own copy */
@@ -968,6 +996,10 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
 #endif
                 bwd_weight_sample(&p, n, gout, in, mine, gbt, scratch);
             }
+#ifdef CONV_HAVE_AVX512
+            if (direct && p.wvec)
+                wgrad_vec_reduce((float *)(void *)mine, wgrad_vec(&p, (float *)(void *)(cols + (size_t)t * stride)), wn);
+#endif
         }
         for (int t = 1; t < nt; t++) {
             if (g->dtype == EM_FLOAT32) {
@@ -992,6 +1024,10 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
 #endif
             bwd_weight_sample(&p, n, gout, in, gw, gb, cols);
         }
+#ifdef CONV_HAVE_AVX512
+        if (direct && p.wvec)
+            wgrad_vec_reduce(gw, wgrad_vec(&p, (float *)(void *)cols), wn);
+#endif
     }
     if (gbias) {
         for (int64_t c = 0; c < g->c_out; c++) {
