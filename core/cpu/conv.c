@@ -12,7 +12,8 @@
  * float32 on AVX-512 CPUs skips OpenBLAS where the output channels per group are a
  * multiple of 8: stride 1 runs direct (forward and weight-gradient micro-kernels read
  * a zero-padded copy of the image, no columns at all), other strides build the columns
- * in the packed layout of an 8x48 micro-kernel. The rest is OpenBLAS (float64, odd
+ * in the packed layout of an 8x48 micro-kernel. The direct path also takes 5 or more
+ * channels per group that are not a multiple of 8, as blocks of 8 with zero rows. The rest is OpenBLAS (float64, odd
  * channel counts, strided input-gradients).
  * Batches run one sample per thread (OpenBLAS single-threaded inside the region);
  * otherwise samples run in turn and OpenBLAS uses the threads. Buffers come from the
