@@ -12,7 +12,8 @@
  * float32 on AVX-512 CPUs skips OpenBLAS where the output channels per group are a
  * multiple of 8: stride 1 runs direct (forward and weight-gradient micro-kernels read
  * a zero-padded copy of the image, no columns at all), other strides build the columns
- * in the packed layout of an 8x48 micro-kernel. The rest is OpenBLAS (float64, odd
+ * in the packed layout of an 8x48 micro-kernel. The direct path also takes 5 or more
+ * channels per group that are not a multiple of 8, as blocks of 8 with zero rows. The rest is OpenBLAS (float64, odd
  * channel counts, strided input-gradients).
  * Batches run one sample per thread (OpenBLAS single-threaded inside the region);
  * otherwise samples run in turn and OpenBLAS uses the threads. Buffers come from the
@@ -34,6 +35,7 @@
 typedef struct conv_plan {
     const em_conv_geom *g;
     int64_t cg, og;  /* channels per group: image side, result side */
+    int64_t ogp;     /* og rounded up to whole blocks of CONV_MR (packed weight, direct paths) */
     int64_t kk;      /* kernel elements */
     int64_t r;       /* rows of the columns matrix: cg * kk */
     int64_t is, os;  /* image and result spatial sizes */
@@ -46,6 +48,7 @@ typedef struct conv_plan {
     int64_t pdim[3], pvol; /* direct: padded image dims and their product */
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
+    bool wvec;       /* direct weight-gradient: sums kept as vectors until the end (small images) */
     int nt;          /* threads */
     int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
@@ -63,6 +66,7 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     p->g = g;
     p->cg = g->c_in / g->groups;
     p->og = g->c_out / g->groups;
+    p->ogp = (p->og + 7) / 8 * 8; /* CONV_MR */
     p->kk = g->k[0] * g->k[1] * g->k[2];
     p->r = p->cg * p->kk;
     p->is = g->in[0] * g->in[1] * g->in[2];
@@ -90,6 +94,7 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     p->wpack = NULL;
     p->direct = false;
     p->off = NULL;
+    p->wvec = false;
 }
 
 static bool fits_int(int64_t v)
@@ -335,14 +340,24 @@ static bool plan_packed(const conv_plan *p)
     return p->g->dtype == EM_FLOAT32 && !p->pointwise && p->og % CONV_MR == 0 && p->r <= 4096 && cpu_has_avx512();
 }
 
-/* The weight of every group as blocks of MR output channels: (c_out / MR, R, MR). */
+/* The weight of every group as blocks of MR output channels: (groups * ogp / MR, R, MR),
+ * the rows past og of a group's last block zero. */
 static void pack_weight(const conv_plan *p, const float *w, float *wp)
 {
-    int64_t blocks = p->g->c_out / CONV_MR;
-    for (int64_t b = 0; b < blocks; b++)
-        for (int64_t k = 0; k < p->r; k++)
-            for (int64_t i = 0; i < CONV_MR; i++)
-                wp[(b * p->r + k) * CONV_MR + i] = w[(b * CONV_MR + i) * p->r + k];
+    int64_t bpg = p->ogp / CONV_MR;
+    for (int64_t gi = 0; gi < p->g->groups; gi++)
+        for (int64_t b = 0; b < bpg; b++)
+            for (int64_t k = 0; k < p->r; k++)
+                for (int64_t i = 0; i < CONV_MR; i++) {
+                    int64_t o = b * CONV_MR + i;
+                    wp[((gi * bpg + b) * p->r + k) * CONV_MR + i] = o < p->og ? w[(gi * p->og + o) * p->r + k] : 0.0f;
+                }
+}
+
+/* Floats of the packed weight. */
+static int64_t pack_elems(const conv_plan *p)
+{
+    return p->g->groups * p->ogp * p->r;
 }
 
 #ifdef CONV_HAVE_AVX512
@@ -391,9 +406,11 @@ vol2col_packed(const conv_plan *p, const float *src, int64_t j0, int64_t tw, flo
 
 /* ct (MR x NR, row-major) = a (R, MR) @ rows of the padded image at xb + off[k] [+ bias] */
 __attribute__((target("avx512f"))) static void ukernel_direct_8x48(int64_t R, const float *a, const float *xb,
-                                                                  const int64_t *off, float *ct, const float *bias)
+                                                                  const int64_t *off, float *ct, const float *bias,
+                                                                  int nrows)
 {
-#define INIT(i) __m512 c##i##0 = _mm512_set1_ps(bias ? bias[i] : 0.0f), c##i##1 = c##i##0, c##i##2 = c##i##0;
+#define INIT(i)                                                                                                   \
+    __m512 c##i##0 = _mm512_set1_ps(bias && i < nrows ? bias[i] : 0.0f), c##i##1 = c##i##0, c##i##2 = c##i##0;
     INIT(0) INIT(1) INIT(2) INIT(3) INIT(4) INIT(5) INIT(6) INIT(7)
 #undef INIT
     for (int64_t k = 0; k < R; k++, a += CONV_MR) {
@@ -421,8 +438,9 @@ __attribute__((target("avx512f"))) static void ukernel_direct_8x48(int64_t R, co
 static bool plan_direct(conv_plan *p)
 {
     const em_conv_geom *g = p->g;
-    if (g->dtype != EM_FLOAT32 || p->pointwise || p->og % CONV_MR != 0 || p->r > 4096 || p->os == 0 || p->is == 0 ||
-        !cpu_has_avx512())
+    /* og not a multiple of MR runs in padded blocks: at most 3/8 of the block is waste from 5 rows up */
+    if (g->dtype != EM_FLOAT32 || p->pointwise || (p->og % CONV_MR != 0 && p->og < 5) || p->r > 4096 || p->os == 0 ||
+        p->is == 0 || !cpu_has_avx512())
         return false;
     for (int i = 0; i < 3; i++) {
         if (g->stride[i] != 1)
@@ -462,11 +480,11 @@ typedef struct direct_store {
     int64_t base;
 } direct_store;
 
-/* yb (8 rows, ldy apart) <- the tile ct (8 x NR) through the strip's stores */
+/* yb (nrows <= 8 rows, ldy apart) <- the tile ct (8 x NR) through the strip's stores */
 __attribute__((target("avx512f"))) static void direct_put(const float *ct, float *yb, int64_t ldy,
-                                                         const direct_store *st, int nst)
+                                                         const direct_store *st, int nst, int nrows)
 {
-    for (int i = 0; i < CONV_MR; i++)
+    for (int i = 0; i < nrows; i++)
         for (int k = 0; k < nst; k++)
             _mm512_mask_storeu_ps(yb + i * ldy + st[k].base, st[k].m, _mm512_loadu_ps(ct + i * CONV_NR + st[k].v * 16));
 }
@@ -496,10 +514,12 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
                 nst++;
             }
         }
-        for (int64_t b = 0; b < p->og / CONV_MR; b++) {
-            ukernel_direct_8x48(p->r, wp + b * p->r * CONV_MR, xp + j0, p->off, ct, bias ? bias + b * CONV_MR : NULL);
+        for (int64_t b = 0; b < p->ogp / CONV_MR; b++) {
+            int nrows = p->og - b * CONV_MR < CONV_MR ? (int)(p->og - b * CONV_MR) : CONV_MR;
+            ukernel_direct_8x48(p->r, wp + b * p->r * CONV_MR, xp + j0, p->off, ct, bias ? bias + b * CONV_MR : NULL,
+                                nrows);
             /* masked-off lanes are not written (nor can they fault), so a store may span a row end */
-            direct_put(ct, y + b * CONV_MR * p->os, p->os, st, nst);
+            direct_put(ct, y + b * CONV_MR * p->os, p->os, st, nst, nrows);
         }
     }
 }
@@ -509,7 +529,7 @@ static void direct_sample(const conv_plan *p, int64_t n, const float *in, const 
     const em_conv_geom *g = p->g;
     for (int64_t gi = 0; gi < g->groups; gi++) {
         direct_fill(p, in + (n * g->c_in + gi * p->cg) * p->is, xp);
-        direct_group(p, xp, p->wpack + gi * p->og * p->r, bias ? bias + gi * p->og : NULL,
+        direct_group(p, xp, p->wpack + gi * p->ogp * p->r, bias ? bias + gi * p->og : NULL,
                      out + (n * g->c_out + gi * p->og) * p->os);
     }
 }
@@ -532,10 +552,12 @@ static void direct_offsets(const conv_plan *p, int64_t *off)
  * and reduced once per chunk of WG_JC positions (the chunk of G stays in L1). */
 #define WG_JC 1024
 
-/* gw[i * ldw + k] += sum_j G[i * ldg + j] * xp[off[k] + j], i < 8, k < nr (<= 3), j < len (multiple of 16) */
+/* gw[i * ldw + k] += sum_j G[i * ldg + j] * xp[off[k] + j], i < nrows (<= 8; G has 8 rows), k < nr (<= 3),
+ * j < len (multiple of 16). With gv, the 16 lanes of each sum are added to gv[(i * ldw + k) * 16 ..] instead
+ * (the horizontal sum, costly next to a short j loop, is left to the caller's end). */
 __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, const float *G, int64_t ldg,
                                                                 const float *xp, const int64_t *off, int nr,
-                                                                float *gw, int64_t ldw)
+                                                                float *gw, int64_t ldw, int nrows, float *gv)
 {
     const float *x0 = xp + off[0], *x1 = xp + off[nr > 1 ? 1 : 0], *x2 = xp + off[nr > 2 ? 2 : 0];
 #define INIT(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
@@ -553,17 +575,36 @@ __attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, co
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
     }
+#define VSUM(i, k)                                                                                                \
+    _mm512_storeu_ps(gv + (i * ldw + k) * 16, _mm512_add_ps(_mm512_loadu_ps(gv + (i * ldw + k) * 16), a##i##k));
 #define SUM(i)                                                                                                    \
-    gw[i * ldw] += _mm512_reduce_add_ps(a##i##0);                                                                 \
-    if (nr > 1)                                                                                                   \
-        gw[i * ldw + 1] += _mm512_reduce_add_ps(a##i##1);                                                         \
-    if (nr > 2)                                                                                                   \
-        gw[i * ldw + 2] += _mm512_reduce_add_ps(a##i##2);
+    if (i < nrows && gv) {                                                                                        \
+        VSUM(i, 0)                                                                                                \
+        if (nr > 1)                                                                                               \
+            VSUM(i, 1)                                                                                            \
+        if (nr > 2)                                                                                               \
+            VSUM(i, 2)                                                                                            \
+    } else if (i < nrows) {                                                                                       \
+        gw[i * ldw] += _mm512_reduce_add_ps(a##i##0);                                                             \
+        if (nr > 1)                                                                                               \
+            gw[i * ldw + 1] += _mm512_reduce_add_ps(a##i##1);                                                     \
+        if (nr > 2)                                                                                               \
+            gw[i * ldw + 2] += _mm512_reduce_add_ps(a##i##2);                                                     \
+    }
     SUM(0) SUM(1) SUM(2) SUM(3) SUM(4) SUM(5) SUM(6) SUM(7)
 #undef SUM
+#undef VSUM
 }
 
-/* Floats of one thread's weight-gradient scratch: padded image, then G (og, Jpad). */
+/* gw[e] += the 16 lanes of gv[e * 16 ..], e < n */
+__attribute__((target("avx512f"))) static void wgrad_vec_reduce(float *gw, const float *gv, int64_t n)
+{
+    for (int64_t e = 0; e < n; e++)
+        gw[e] += _mm512_reduce_add_ps(_mm512_loadu_ps(gv + e * 16));
+}
+
+/* Floats of one thread's weight-gradient scratch: padded image, then G (ogp, Jpad); the
+ * rows past og stay zero. */
 static int64_t wgrad_jpad(const conv_plan *p)
 {
     return (p->wide + 15) / 16 * 16;
@@ -571,7 +612,13 @@ static int64_t wgrad_jpad(const conv_plan *p)
 
 static int64_t wgrad_elems(const conv_plan *p)
 {
-    return direct_elems(p) + p->og * wgrad_jpad(p);
+    return direct_elems(p) + p->ogp * wgrad_jpad(p) + (p->wvec ? p->g->c_out * p->r * 16 : 0);
+}
+
+/* A thread's vector sums (wvec): after its padded image and G. */
+static float *wgrad_vec(const conv_plan *p, float *scratch)
+{
+    return p->wvec ? scratch + direct_elems(p) + p->ogp * wgrad_jpad(p) : NULL;
 }
 
 static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const float *in, float *gw, double *gb,
@@ -588,15 +635,18 @@ static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const
                 for (int64_t oh = 0; oh < g->out[1]; oh++)
                     memcpy(G + o * jpad + (od * Hp + oh) * Wp, dy + o * p->os + (od * g->out[1] + oh) * g->out[2],
                            (size_t)g->out[2] * sizeof(float));
-        float *dw = gw + gi * p->og * p->r;
+        float *dw = gw + gi * p->og * p->r, *dv = p->wvec ? wgrad_vec(p, scratch) + gi * p->og * p->r * 16 : NULL;
         for (int64_t j0 = 0; j0 < jpad; j0 += WG_JC) {
             int64_t len = jpad - j0 < WG_JC ? jpad - j0 : WG_JC;
-            for (int64_t b = 0; b < p->og / CONV_MR; b++)
+            for (int64_t b = 0; b < p->ogp / CONV_MR; b++) {
+                int nrows = p->og - b * CONV_MR < CONV_MR ? (int)(p->og - b * CONV_MR) : CONV_MR;
                 for (int64_t r = 0; r < p->r; r += 3) {
                     int nr = p->r - r < 3 ? (int)(p->r - r) : 3;
                     ukernel_wgrad_8x3(len, G + b * CONV_MR * jpad + j0, jpad, xp + j0, p->off + r, nr,
-                                      dw + b * CONV_MR * p->r + r, p->r);
+                                      dw + b * CONV_MR * p->r + r, p->r, nrows,
+                                      dv ? dv + (b * CONV_MR * p->r + r) * 16 : NULL);
                 }
+            }
         }
         if (gb)
             for (int64_t o = 0; o < p->og; o++) {
@@ -699,7 +749,7 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
     size_t wbytes = 0;
 #ifdef CONV_HAVE_AVX512
     if (plan_direct(&p)) {
-        wbytes = (size_t)(g->c_out * p.r) * sizeof(float);
+        wbytes = (size_t)pack_elems(&p) * sizeof(float);
         if (!(wp = em_alloc_cpu(wbytes)))
             return -1;
         pack_weight(&p, w, wp);
@@ -715,7 +765,7 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
             tw = CONV_NR;
         if (tw * 3 / 2 >= p.os)
             tw = p.os;
-        wbytes = (size_t)(g->c_out * p.r) * sizeof(float);
+        wbytes = (size_t)pack_elems(&p) * sizeof(float);
         if (!(wp = em_alloc_cpu(wbytes)))
             return -1;
         pack_weight(&p, w, wp);
@@ -904,6 +954,8 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
         direct_offsets(&p, off);
         p.off = off;
         direct = true;
+        /* short rows of G: one horizontal sum per chunk would cost more than the products */
+        p.wvec = wgrad_jpad(&p) <= 512 && wn * 16 * (int64_t)sizeof(float) <= (1 << 20);
     }
 #endif
     /* accumulators: thread 0 writes gw itself, the others their own copy */
@@ -945,6 +997,10 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
 #endif
                 bwd_weight_sample(&p, n, gout, in, mine, gbt, scratch);
             }
+#ifdef CONV_HAVE_AVX512
+            if (direct && p.wvec)
+                wgrad_vec_reduce((float *)(void *)mine, wgrad_vec(&p, (float *)(void *)(cols + (size_t)t * stride)), wn);
+#endif
         }
         for (int t = 1; t < nt; t++) {
             if (g->dtype == EM_FLOAT32) {
@@ -969,6 +1025,10 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
 #endif
             bwd_weight_sample(&p, n, gout, in, gw, gb, cols);
         }
+#ifdef CONV_HAVE_AVX512
+        if (direct && p.wvec)
+            wgrad_vec_reduce(gw, wgrad_vec(&p, (float *)(void *)cols), wn);
+#endif
     }
     if (gbias) {
         for (int64_t c = 0; c < g->c_out; c++) {

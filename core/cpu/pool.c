@@ -3,6 +3,7 @@
  * first maximum of a window and lets NaN win, as PyTorch does; indices are 1-based
  * positions in the flattened input plane. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "../error.h"
@@ -40,9 +41,111 @@ static inline int64_t first_tap(int64_t s, int64_t dil)
     return s >= 0 ? s : s + ((-s + dil - 1) / dil) * dil;
 }
 
+/* Windows without padding or dilation that all lie inside the plane (the common
+ * MaxPool2d(k) case): parameters in locals, no clipping, and the NaN rule without
+ * branches (random data mispredicts them): a value replaces the best unless it is
+ * <= the best or the best is already NaN, so the first maximum, or the first NaN,
+ * wins. The 2x2 stride-2 rows are written so that the compiler vectorises them; they
+ * are built twice, for AVX2 and for the baseline, and picked at run time. */
+#define POOL_ROW2(scalar_t, SUF, ATTR)                                                                        \
+    ATTR static void max_row2_##SUF(const scalar_t *restrict r0, const scalar_t *restrict r1,                \
+                                    scalar_t *restrict y, int64_t *restrict ix, int64_t OW, int64_t base,    \
+                                    int64_t W)                                                                \
+    {                                                                                                         \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                 \
+            scalar_t a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];                  \
+            scalar_t best = a;                                                                                \
+            int64_t k = 0;                                                                                    \
+            bool t = !(b <= best) && best == best;                                                            \
+            best = t ? b : best;                                                                              \
+            k = t ? 1 : k;                                                                                    \
+            t = !(c <= best) && best == best;                                                                 \
+            best = t ? c : best;                                                                              \
+            k = t ? W : k;                                                                                    \
+            t = !(d <= best) && best == best;                                                                 \
+            best = t ? d : best;                                                                              \
+            k = t ? W + 1 : k;                                                                                \
+            y[ow] = best;                                                                                     \
+            ix[ow] = base + 2 * ow + k + 1;                                                                   \
+        }                                                                                                     \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define POOL_AVX2_ATTR __attribute__((target("avx2"), optimize("tree-vectorize")))
+#define POOL_HAVE_AVX2 1
+POOL_ROW2(float, f32_avx2, POOL_AVX2_ATTR)
+POOL_ROW2(double, f64_avx2, POOL_AVX2_ATTR)
+static bool pool_avx2(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known == 1;
+}
+#endif
+#define POOL_BASE_ATTR __attribute__((optimize("tree-vectorize")))
+POOL_ROW2(float, f32, POOL_BASE_ATTR)
+POOL_ROW2(double, f64, POOL_BASE_ATTR)
+
+#ifdef POOL_HAVE_AVX2
+#define POOL_ROW2_CALL(SUF, ...) (avx2 ? max_row2_##SUF##_avx2(__VA_ARGS__) : max_row2_##SUF(__VA_ARGS__))
+#else
+#define POOL_ROW2_CALL(SUF, ...) max_row2_##SUF(__VA_ARGS__)
+#endif
+
+#define KERNEL_MAX_PLAIN(scalar_t, SUF)                                                                       \
+    static void max_plain_##scalar_t(geo g, const scalar_t *x, scalar_t *y, int64_t *ix, int64_t kh, int64_t kw, \
+                                     int64_t sh, int64_t sw)                                                  \
+    {                                                                                                         \
+        const int64_t P = g.P, H = g.H, W = g.W, OH = g.OH, OW = g.OW;                                        \
+        const bool two = kh == 2 && kw == 2 && sh == 2 && sw == 2;                                            \
+        POOL_AVX2_FLAG                                                                                        \
+        int64_t work_ = P * OH * OW * kh * kw;                                                                \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < P; pl++) {                                                                  \
+            const scalar_t *xp = x + pl * H * W;                                                              \
+            scalar_t *yp = y + pl * OH * OW;                                                                  \
+            int64_t *ip = ix + pl * OH * OW;                                                                  \
+            for (int64_t oh = 0; oh < OH; oh++) {                                                             \
+                if (two) {                                                                                    \
+                    POOL_ROW2_CALL(SUF, xp + 2 * oh * W, xp + (2 * oh + 1) * W, yp + oh * OW, ip + oh * OW, OW, \
+                                   2 * oh * W, W);                                                            \
+                    continue;                                                                                 \
+                }                                                                                             \
+                for (int64_t ow = 0; ow < OW; ow++) {                                                         \
+                    int64_t b = oh * sh * W + ow * sw;                                                        \
+                    scalar_t best = xp[b];                                                                    \
+                    for (int64_t i = 0; i < kh; i++)                                                          \
+                        for (int64_t j = 0; j < kw; j++) {                                                    \
+                            int64_t q = (oh * sh + i) * W + ow * sw + j;                                      \
+                            scalar_t v = xp[q];                                                               \
+                            bool take = !(v <= best) && best == best;                                         \
+                            best = take ? v : best;                                                           \
+                            b = take ? q : b;                                                                 \
+                        }                                                                                     \
+                    yp[oh * OW + ow] = best;                                                                  \
+                    ip[oh * OW + ow] = b + 1;                                                                 \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+#ifdef POOL_HAVE_AVX2
+#define POOL_AVX2_FLAG const bool avx2 = pool_avx2();
+#else
+#define POOL_AVX2_FLAG
+#endif
+
 #define KERNEL_MAX(scalar_t)                                                                                  \
     static void max_fwd_##scalar_t(geo g, const scalar_t *x, scalar_t *y, int64_t *ix, const em_pool_params *p) \
     {                                                                                                         \
+        if (p->padding[0] == 0 && p->padding[1] == 0 && p->dilation[0] == 1 && p->dilation[1] == 1 &&         \
+            (g.OH - 1) * p->stride[0] + p->kernel[0] <= g.H && (g.OW - 1) * p->stride[1] + p->kernel[1] <= g.W) { \
+            max_plain_##scalar_t(g, x, y, ix, p->kernel[0], p->kernel[1], p->stride[0], p->stride[1]);        \
+            return;                                                                                           \
+        }                                                                                                     \
         int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1]; \
         _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
         for (int64_t pl = 0; pl < (g.P); pl++) {                                    \
@@ -200,6 +303,8 @@ static inline double avg_window(const em_pool_params *p, int64_t H, int64_t W, i
         }                                                                                                     \
     }
 
+KERNEL_MAX_PLAIN(float, f32)
+KERNEL_MAX_PLAIN(double, f64)
 KERNEL_MAX(float)
 KERNEL_MAX(double)
 KERNEL_AVG(float)
