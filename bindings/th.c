@@ -452,15 +452,26 @@ static int th_panic(lua_State *L)
 }
 
 /* OpenMP threads that finish a parallel region spin for a while (libgomp's default)
- * before they sleep. On a machine whose other cores are busy, a spinning thread
- * keeps its core from the partner the region is waiting for, and every region of
- * a training step then costs milliseconds (an MLP step on 2 cores: 19 s instead of
- * 1.2 s per 94 batches). Sleeping at once (OMP_WAIT_POLICY=passive, as PyTorch is
- * tuned) avoids that. libgomp reads the variable when it loads, before main runs,
- * so th sets it and starts itself again; a policy the user set is kept. */
-static void openmp_wait_passive(char **argv)
+ * before they sleep. That is fastest on a machine Ember has to itself (a training step
+ * is many short regions, and spinning threads start the next one at once), but when
+ * the other cores are busy a spinning thread keeps its core from the partner the
+ * region waits for, and every region then costs milliseconds (an MLP epoch on a busy
+ * 2-core machine: 19 s spinning, 1.2 s sleeping at once). So when the machine is
+ * already loaded as th starts (the 1-minute load average above the core count + 1),
+ * th asks for OMP_WAIT_POLICY=passive. libgomp reads it when it loads, before main
+ * runs, so th sets it and starts itself again; a policy the user set is kept. */
+static void openmp_wait_policy(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return;
+    int ok = fscanf(f, "%lf", &load) == 1;
+    fclose(f);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!ok || ncpu < 1 || load <= (double)ncpu + 1)
         return;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
         return;
@@ -479,7 +490,7 @@ int main(int argc, char **argv)
      * Fashion-MNIST benchmarks. Tensor storage is cached by core/alloc.c anyway. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
-    openmp_wait_passive(argv);
+    openmp_wait_policy(argv);
     lua_State *L = lua_newstate(th_alloc, NULL);
     if (L)
         lua_atpanic(L, th_panic);
