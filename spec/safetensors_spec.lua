@@ -11,23 +11,7 @@ local here = debug.getinfo(1, 'S').source:sub(2):match('^(.*)/[^/]*$') or 'spec'
 local FIX = here .. '/fixtures/serial/'
 local expected = H.fixture('serial_formats')
 
-local function slurp(p)
-  local f = assert(io.open(p, 'rb'))
-  local s = f:read('a')
-  f:close()
-  return s
-end
-local function spit(p, s)
-  local f = assert(io.open(p, 'wb'))
-  f:write(s)
-  f:close()
-end
-
-local function assert_exact(t, e, what)
-  assert.are.equal(e.dtype, t.dtype, what)
-  assert.are.same(e.shape, { table.unpack(t:size()) }, what)
-  H.assert_close(t, e, { rtol = 0, atol = 0 })
-end
+local slurp, spit, assert_exact = S.slurp, S.spit, S.assert_exact
 
 describe('safetensors', function()
   local path = os.tmpname()

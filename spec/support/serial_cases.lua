@@ -94,4 +94,28 @@ function S.check_lines(file_crc)
   return lines
 end
 
+-- a file's bytes, and bytes written to a file
+function S.slurp(p)
+  local f = assert(io.open(p, 'rb'))
+  local s = f:read('a')
+  f:close()
+  return s
+end
+
+function S.spit(p, s)
+  local f = assert(io.open(p, 'wb'))
+  f:write(s)
+  f:close()
+end
+
+-- t has e's dtype and shape, is contiguous and holds exactly e's values
+function S.assert_exact(t, e, what)
+  local H = require 'spec.support.helpers'
+  local assert = require 'luassert'
+  assert.are.equal(e.dtype, t.dtype, what)
+  assert.are.same(e.shape, { table.unpack(t:size()) }, what)
+  assert.is_true(t:is_contiguous(), what)
+  H.assert_close(t, e, { rtol = 0, atol = 0 })
+end
+
 return S
