@@ -146,7 +146,8 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
             max_plain_##scalar_t(g, x, y, ix, p->kernel[0], p->kernel[1], p->stride[0], p->stride[1]);        \
             return;                                                                                           \
         }                                                                                                     \
-        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1]; \
+        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1];                                   \
+        const bool dil1 = p->dilation[0] == 1 && p->dilation[1] == 1;                                         \
         _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
         for (int64_t pl = 0; pl < (g.P); pl++) {                                    \
             const scalar_t *xp = x + pl * g.H * g.W;                                                          \
@@ -155,12 +156,25 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
                     int64_t hs = oh * p->stride[0] - p->padding[0], ws = ow * p->stride[1] - p->padding[1];   \
                     int64_t he = hs + (p->kernel[0] - 1) * p->dilation[0] + 1;                               \
                     int64_t we = ws + (p->kernel[1] - 1) * p->dilation[1] + 1;                               \
-                    he = he < g.H ? he : g.H;                                                                 \
-                    we = we < g.W ? we : g.W;                                                                 \
                     scalar_t best = -INFINITY;                                                                \
                     int64_t bi = -1;                                                                          \
-                    MAX_WINDOW(scalar_t, xp, first_tap(hs, p->dilation[0]), he, p->dilation[0],             \
-                               first_tap(ws, p->dilation[1]), we, p->dilation[1], g.W, best, bi);            \
+                    if (dil1 && hs >= 0 && ws >= 0 && he <= g.H && we <= g.W) {                               \
+                        /* an interior window (most of a padded pool): the branch-free rule */                \
+                        bi = hs * g.W + ws;                                                                   \
+                        best = xp[bi];                                                                        \
+                        for (int64_t i = hs; i < he; i++)                                                     \
+                            for (int64_t j = ws; j < we; j++) {                                               \
+                                scalar_t v = xp[i * g.W + j];                                                 \
+                                bool take = !(v <= best) && best == best;                                     \
+                                best = take ? v : best;                                                       \
+                                bi = take ? i * g.W + j : bi;                                                 \
+                            }                                                                                 \
+                    } else {                                                                                  \
+                        he = he < g.H ? he : g.H;                                                             \
+                        we = we < g.W ? we : g.W;                                                             \
+                        MAX_WINDOW(scalar_t, xp, first_tap(hs, p->dilation[0]), he, p->dilation[0],         \
+                                   first_tap(ws, p->dilation[1]), we, p->dilation[1], g.W, best, bi);        \
+                    }                                                                                         \
                     int64_t o = pl * g.OH * g.OW + oh * g.OW + ow;                                            \
                     y[o] = best;                                                                              \
                     ix[o] = bi + 1;                                                                           \
@@ -211,7 +225,7 @@ static inline double avg_window(const em_pool_params *p, int64_t H, int64_t W, i
 #define KERNEL_AVG(scalar_t)                                                                                  \
     static void avg_##scalar_t(geo g, const scalar_t *x, scalar_t *y, const em_pool_params *p, bool bwd)       \
     {                                                                                                         \
-        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1]; \
+        int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1];                                   \
         _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
         for (int64_t pl = 0; pl < (g.P); pl++) {                                    \
             const scalar_t *gp = x + pl * (bwd ? g.OH * g.OW : g.H * g.W);                                    \
