@@ -108,6 +108,24 @@ function S.spit(p, s)
   f:close()
 end
 
+-- Loads `count` seeded random mutations (1 to 4 changed bytes) of the byte strings in
+-- `goods` (taken in turn) from `path` with `load`: each must load or raise a Lua error
+-- (a string), never crash.
+function S.survives_mutations(goods, path, load, count, seed)
+  local assert = require 'luassert'
+  math.randomseed(seed)
+  for i = 1, count do
+    local s = goods[(i - 1) % #goods + 1]
+    for _ = 1, math.random(1, 4) do
+      local j = math.random(1, #s)
+      s = s:sub(1, j - 1) .. string.char(math.random(0, 255)) .. s:sub(j + 1)
+    end
+    S.spit(path, s)
+    local ok, err = pcall(load, path)
+    if not ok then assert.are.equal('string', type(err)) end
+  end
+end
+
 -- t has e's dtype and shape, is contiguous and holds exactly e's values
 function S.assert_exact(t, e, what)
   local H = require 'spec.support.helpers'
