@@ -36,15 +36,6 @@ function F.linear(x, weight, bias)
     y = x:matmul(weight)
   elseif x:dim() == 2 and bias ~= nil and bias:dim() == 1 then
     return torch.addmm(bias, x, weight:t())
-  elseif x:dim() > 2 then
-    -- leading dims folded into rows: one GEMM forward and backward (a batched
-    -- product would expand the weight per batch and sum its gradient back)
-    local shape = x:size()
-    shape[#shape] = weight:size(1)
-    local x2 = x:reshape(-1, fin)
-    y = (bias ~= nil and bias:dim() == 1) and torch.addmm(bias, x2, weight:t()) or x2:mm(weight:t())
-    y = y:reshape(shape)
-    if bias ~= nil and bias:dim() == 1 then return y end
   else
     y = x:matmul(weight:t())
   end
