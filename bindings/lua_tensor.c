@@ -16,17 +16,14 @@
 
 #define GC_MIN_THRESHOLD ((int64_t)64 << 20)
 #define GC_STEP_BYTES ((int64_t)8 << 20)
+#define GC_POINT_BYTES ((int64_t)2 << 20)
 
 static int64_t gc_pending, gc_since_full;
 static int64_t gc_threshold = GC_MIN_THRESHOLD;
 
-static void account(lua_State *L, const em_tensor *t)
+/* A minor step, or a full collection once the bytes since the last one pass the threshold. */
+static void collect_step(lua_State *L)
 {
-    if (t->storage->refcount != 1 || t->storage->device.type != EM_DEV_CPU)
-        return;
-    gc_pending += (int64_t)t->storage->nbytes;
-    if (gc_pending < GC_STEP_BYTES)
-        return;
     gc_since_full += gc_pending;
     gc_pending = 0;
     if (gc_since_full < gc_threshold) {
@@ -39,6 +36,25 @@ static void account(lua_State *L, const em_tensor *t)
     gc_threshold = live / 4 > GC_MIN_THRESHOLD ? live / 4 : GC_MIN_THRESHOLD;
 }
 
+static void account(lua_State *L, const em_tensor *t)
+{
+    if (t->storage->refcount != 1 || t->storage->device.type != EM_DEV_CPU)
+        return;
+    gc_pending += (int64_t)t->storage->nbytes;
+    if (gc_pending >= GC_STEP_BYTES)
+        collect_step(L);
+}
+
+/* torch._gc_point(): nn.Module calls it before each forward, where the previous
+ * layer's input has just died: stepping there frees it before the next output is
+ * allocated (a big batch's activations then do not all coexist). */
+static int t_gc_point(lua_State *L)
+{
+    if (gc_pending >= GC_POINT_BYTES)
+        collect_step(L);
+    return 0;
+}
+
 /* The Tensor metatable is also kept in the registry under this address: a
  * pointer-keyed lookup skips the string compare of luaL_testudata on the hot path. */
 static const char tensor_mt_key = 0;
@@ -47,11 +63,13 @@ void emL_pushtensor(lua_State *L, em_tensor *t)
 {
     if (!t)
         emL_error(L);
+    /* before the box exists: a collection run now cannot see the new tensor, so a
+     * big temporary is not promoted by the step its own allocation triggered */
+    account(L, t);
     em_tensor **box = lua_newuserdatauv(L, sizeof(em_tensor *), 1);
     *box = t;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
     lua_setmetatable(L, -2);
-    account(L, t);
 }
 
 /* The tensor box at idx, or NULL when the value is not a Tensor. */
@@ -520,6 +538,7 @@ static const luaL_Reg module_funcs[] = {
     { "is_tensor", t_istensor },
     { "memory_stats", t_memory_stats },
     { "empty_cache", t_empty_cache },
+    { "_gc_point", t_gc_point },
     { "get_num_threads", t_get_num_threads },
     { "set_num_threads", t_set_num_threads },
     { NULL, NULL },

@@ -1,6 +1,9 @@
 /* Caching CPU allocator: size classes of four steps per power of two (at most 25%
  * rounding waste), a LIFO free list per class, guarded by one mutex so loader
- * threads can share it. */
+ * threads can share it. A loop that allocates the same sizes every iteration is
+ * served from the cache; a request the cache cannot serve first hands cached blocks
+ * beyond CACHE_SLACK back to the system (largest first), so blocks of sizes that are
+ * no longer asked for (a big batch's activations) do not add to the peak memory. */
 #include "alloc.h"
 #include "error.h"
 
@@ -21,6 +24,7 @@
 
 #define N_CLASSES 256
 #define MIN_BLOCK 64
+#define CACHE_SLACK ((int64_t)8 << 20)
 
 typedef struct block {
     struct block *next;
@@ -63,6 +67,33 @@ static int size_class(size_t n, size_t *rounded)
     return 4 + (k - 8) * 4 + (int)(q - 1);
 }
 
+/* The rounded size of class c (the inverse of size_class). */
+static size_t class_size(int c)
+{
+    if (c < 4)
+        return (size_t)(c + 1) * MIN_BLOCK;
+    size_t base = (size_t)1 << ((c - 4) / 4 + 8);
+    return base + (size_t)((c - 4) % 4 + 1) * (base / 4);
+}
+
+/* Frees cached blocks, largest class first, until at most keep bytes stay cached or
+ * want bytes were freed. Called with the lock held. */
+static void trim_cache_locked(int64_t keep, int64_t want)
+{
+    int64_t freed = 0;
+    for (int c = N_CLASSES - 1; c >= 0 && stats.cached > keep && freed < want; c--) {
+        while (free_lists[c] && stats.cached > keep && freed < want) {
+            block *b = free_lists[c];
+            free_lists[c] = b->next;
+            size_t rounded = class_size(c);
+            UNPOISON(b, rounded);
+            stats.cached -= (int64_t)rounded;
+            freed += (int64_t)rounded;
+            free(b);
+        }
+    }
+}
+
 static void drop_cache_locked(void)
 {
     for (int c = 0; c < N_CLASSES; c++) {
@@ -95,6 +126,8 @@ void *em_alloc_cpu(size_t nbytes)
         return b;
     }
     stats.n_system_alloc++;
+    if (stats.cached > CACHE_SLACK)
+        trim_cache_locked(CACHE_SLACK, (int64_t)rounded);
     unlock();
 
     void *p = NULL;

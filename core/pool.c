@@ -109,7 +109,8 @@ static void out_shape(const em_tensor *x, int nsp, const int64_t *osz, int64_t *
         sizes[x->ndim - 2] = osz[0];
 }
 
-/* Runs a forward kernel that writes values and indices. */
+/* Runs a forward kernel that writes values, and indices when idx is given (a pool
+ * under no_grad without return_indices skips them: they are as big as the output). */
 static int run_with_indices(const char *name, em_pool_op op, em_tensor *x, int nsp, const em_pool_params *p,
                             const int64_t *osz, em_tensor **out, em_tensor **idx)
 {
@@ -122,9 +123,10 @@ static int run_with_indices(const char *name, em_pool_op op, em_tensor *x, int n
     int64_t sizes[EM_MAX_DIMS];
     out_shape(x, nsp, osz, sizes);
     em_tensor *o = em_tensor_empty(x->ndim, sizes, x->dtype, em_tensor_device(x));
-    em_tensor *ix = o ? em_tensor_empty(x->ndim, sizes, EM_INT64, em_tensor_device(x)) : NULL;
-    em_tensor *po = ix ? planes(o, nsp) : NULL, *px = po ? planes(ix, nsp) : NULL;
-    em_tensor *pi = px ? planes(x, nsp) : NULL;
+    em_tensor *ix = o && idx ? em_tensor_empty(x->ndim, sizes, EM_INT64, em_tensor_device(x)) : NULL;
+    bool ok = o && (ix || !idx);
+    em_tensor *po = ok ? planes(o, nsp) : NULL, *px = po && ix ? planes(ix, nsp) : NULL;
+    em_tensor *pi = po && (px || !ix) ? planes(x, nsp) : NULL;
     int rc = pi ? k(op, po, px, pi, p) : -1;
     em_tensor_release(po);
     em_tensor_release(px);
@@ -137,8 +139,6 @@ static int run_with_indices(const char *name, em_pool_op op, em_tensor *x, int n
     *out = o;
     if (idx)
         *idx = ix;
-    else
-        em_tensor_release(ix);
     return 0;
 }
 

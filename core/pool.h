@@ -32,12 +32,13 @@ typedef enum em_pool_op {
 } em_pool_op;
 
 /* All tensors contiguous and 3-d (P, H, W); idx is int64 holding 1-based plane
- * positions already checked to be in range. Returns 0 or -1. */
+ * positions already checked to be in range (NULL for a max forward that need not
+ * write them). Returns 0 or -1. */
 typedef int (*em_pool_kernel)(em_pool_op op, em_tensor *out, em_tensor *idx, const em_tensor *in,
                               const em_pool_params *p);
 
 /* ---- ops (nsp: 1 or 2 spatial dims). New references in *out / *idx; 0 or -1. ---- */
-/* idx may be NULL when the caller does not want indices. */
+/* idx may be NULL when the caller does not want indices: none are computed. */
 int em_max_pool(em_tensor *x, int nsp, const em_pool_params *p, em_tensor **out, em_tensor **idx);
 em_tensor *em_avg_pool(em_tensor *x, int nsp, const em_pool_params *p);
 int em_adaptive_max_pool(em_tensor *x, int nsp, const int64_t *osize, em_tensor **out, em_tensor **idx);

@@ -135,7 +135,7 @@ static int finish_max(const char *node_name, const char *name, em_tensor *x, int
 int em_ag_max_pool(em_tensor *x, int nsp, const em_pool_params *p, em_tensor **out, em_tensor **idx)
 {
     em_tensor *ix = NULL;
-    if (em_max_pool(x, nsp, p, out, &ix) < 0)
+    if (em_max_pool(x, nsp, p, out, idx || em_ag_wants(x) ? &ix : NULL) < 0)
         return -1;
     return finish_max(nsp == 1 ? "MaxPool1DWithIndicesBackward" : "MaxPool2DWithIndicesBackward",
                       nsp == 1 ? "max_pool1d" : "max_pool2d", x, nsp, p, out, idx, ix);
@@ -144,7 +144,7 @@ int em_ag_max_pool(em_tensor *x, int nsp, const em_pool_params *p, em_tensor **o
 int em_ag_adaptive_max_pool(em_tensor *x, int nsp, const int64_t *osize, em_tensor **out, em_tensor **idx)
 {
     em_tensor *ix = NULL;
-    if (em_adaptive_max_pool(x, nsp, osize, out, &ix) < 0)
+    if (em_adaptive_max_pool(x, nsp, osize, out, idx || em_ag_wants(x) ? &ix : NULL) < 0)
         return -1;
     return finish_max(nsp == 1 ? "AdaptiveMaxPool1DBackward" : "AdaptiveMaxPool2DBackward",
                       nsp == 1 ? "adaptive_max_pool1d" : "adaptive_max_pool2d", x, nsp, NULL, out, idx, ix);

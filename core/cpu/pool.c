@@ -70,11 +70,27 @@ static inline int64_t first_tap(int64_t s, int64_t dil)
         }                                                                                                     \
     }
 
+/* the same rows when no indices are wanted (inference) */
+#define POOL_ROW2_VALUES(scalar_t, SUF, ATTR)                                                                 \
+    ATTR static void max_row2v_##SUF(const scalar_t *restrict r0, const scalar_t *restrict r1,               \
+                                     scalar_t *restrict y, int64_t OW)                                        \
+    {                                                                                                         \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                                 \
+            scalar_t best = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];               \
+            best = !(b <= best) && best == best ? b : best;                                                   \
+            best = !(c <= best) && best == best ? c : best;                                                   \
+            best = !(d <= best) && best == best ? d : best;                                                   \
+            y[ow] = best;                                                                                     \
+        }                                                                                                     \
+    }
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define POOL_AVX2_ATTR __attribute__((target("avx2"), optimize("tree-vectorize")))
 #define POOL_HAVE_AVX2 1
 POOL_ROW2(float, f32_avx2, POOL_AVX2_ATTR)
 POOL_ROW2(double, f64_avx2, POOL_AVX2_ATTR)
+POOL_ROW2_VALUES(float, f32_avx2, POOL_AVX2_ATTR)
+POOL_ROW2_VALUES(double, f64_avx2, POOL_AVX2_ATTR)
 static bool pool_avx2(void)
 {
     static int known = -1;
@@ -88,11 +104,15 @@ static bool pool_avx2(void)
 #define POOL_BASE_ATTR __attribute__((optimize("tree-vectorize")))
 POOL_ROW2(float, f32, POOL_BASE_ATTR)
 POOL_ROW2(double, f64, POOL_BASE_ATTR)
+POOL_ROW2_VALUES(float, f32, POOL_BASE_ATTR)
+POOL_ROW2_VALUES(double, f64, POOL_BASE_ATTR)
 
 #ifdef POOL_HAVE_AVX2
 #define POOL_ROW2_CALL(SUF, ...) (avx2 ? max_row2_##SUF##_avx2(__VA_ARGS__) : max_row2_##SUF(__VA_ARGS__))
+#define POOL_ROW2V_CALL(SUF, ...) (avx2 ? max_row2v_##SUF##_avx2(__VA_ARGS__) : max_row2v_##SUF(__VA_ARGS__))
 #else
 #define POOL_ROW2_CALL(SUF, ...) max_row2_##SUF(__VA_ARGS__)
+#define POOL_ROW2V_CALL(SUF, ...) max_row2v_##SUF(__VA_ARGS__)
 #endif
 
 #define KERNEL_MAX_PLAIN(scalar_t, SUF)                                                                       \
@@ -107,8 +127,12 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
         for (int64_t pl = 0; pl < P; pl++) {                                                                  \
             const scalar_t *xp = x + pl * H * W;                                                              \
             scalar_t *yp = y + pl * OH * OW;                                                                  \
-            int64_t *ip = ix + pl * OH * OW;                                                                  \
+            int64_t *ip = ix ? ix + pl * OH * OW : NULL;                                                      \
             for (int64_t oh = 0; oh < OH; oh++) {                                                             \
+                if (two && !ip) {                                                                             \
+                    POOL_ROW2V_CALL(SUF, xp + 2 * oh * W, xp + (2 * oh + 1) * W, yp + oh * OW, OW);           \
+                    continue;                                                                                 \
+                }                                                                                             \
                 if (two) {                                                                                    \
                     POOL_ROW2_CALL(SUF, xp + 2 * oh * W, xp + (2 * oh + 1) * W, yp + oh * OW, ip + oh * OW, OW, \
                                    2 * oh * W, W);                                                            \
@@ -126,7 +150,8 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
                             b = take ? q : b;                                                                 \
                         }                                                                                     \
                     yp[oh * OW + ow] = best;                                                                  \
-                    ip[oh * OW + ow] = b + 1;                                                                 \
+                    if (ip)                                                                                   \
+                        ip[oh * OW + ow] = b + 1;                                                             \
                 }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
@@ -177,7 +202,8 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
                     }                                                                                         \
                     int64_t o = pl * g.OH * g.OW + oh * g.OW + ow;                                            \
                     y[o] = best;                                                                              \
-                    ix[o] = bi + 1;                                                                           \
+                    if (ix)                                                                                   \
+                        ix[o] = bi + 1;                                                                       \
                 }                                                                                             \
         }                                                                                                     \
     }                                                                                                         \
@@ -195,7 +221,8 @@ POOL_ROW2(double, f64, POOL_BASE_ATTR)
                                ad_start(ow, g.W, g.OW), ad_end(ow, g.W, g.OW), 1, g.W, best, bi);             \
                     int64_t o = pl * g.OH * g.OW + oh * g.OW + ow;                                            \
                     y[o] = best;                                                                              \
-                    ix[o] = bi + 1;                                                                           \
+                    if (ix)                                                                                   \
+                        ix[o] = bi + 1;                                                                       \
                 }                                                                                             \
         }                                                                                                     \
     }

@@ -11,6 +11,7 @@ local Parameter = require 'nn.parameter'
 local Module = torch.class('nn.Module')
 
 local is_param = Parameter.is
+local gc_point = torch._gc_point
 
 local function is_module(v)
   return type(v) == 'table' and torch.isTypeOf(v, Module)
@@ -631,6 +632,7 @@ local function wire_backward(self, hooks, args)
 end
 
 function Module:__call(...)
+  gc_point()
   local args = table.pack(...)
   local pre = rawget(self, '_forward_pre_hooks')
   if pre and #pre > 0 then
