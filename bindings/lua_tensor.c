@@ -16,7 +16,7 @@
 
 #define GC_MIN_THRESHOLD ((int64_t)64 << 20)
 #define GC_STEP_BYTES ((int64_t)8 << 20)
-#define GC_POINT_BYTES ((int64_t)2 << 20)
+#define GC_POINT_BYTES ((int64_t)1 << 20)
 
 static int64_t gc_pending, gc_since_full;
 static int64_t gc_threshold = GC_MIN_THRESHOLD;

@@ -1,13 +1,16 @@
-/* Caching CPU allocator: size classes of four steps per power of two (at most 25%
- * rounding waste), a LIFO free list per class, guarded by one mutex so loader
- * threads can share it. A loop that allocates the same sizes every iteration is
- * served from the cache; a request the cache cannot serve first hands cached blocks
- * beyond CACHE_SLACK back to the system (largest first), so blocks of sizes that are
- * no longer asked for (a big batch's activations) do not add to the peak memory. */
+/* Caching CPU allocator. Small blocks (under 1 MiB): size classes of four steps per
+ * power of two (at most 25% rounding waste), a LIFO free list per class. Large blocks:
+ * carved best-fit out of segments taken from the system, split when the rest is worth
+ * keeping and merged with free neighbours when freed, so memory freed by one size
+ * (a layer's output) serves the next sizes asked for (the layers after it) and the
+ * resident set stays near the live bytes; a loop that asks for the same sizes every
+ * iteration is served without system calls or fresh page faults. One spinlock guards
+ * both, so loader threads can share them. */
 #include "alloc.h"
 #include "error.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,14 +20,18 @@
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define POISON_ALL(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #else
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
+#define POISON_ALL(p, n) ((void)(p), (void)(n))
 #endif
 
 #define N_CLASSES 256
 #define MIN_BLOCK 64
-#define CACHE_SLACK ((int64_t)8 << 20)
+#define LARGE_MIN ((size_t)1 << 20)    /* requests from this size on are large blocks */
+#define LARGE_ROUND ((size_t)64 << 10) /* large sizes are rounded up to this */
+#define LARGE_HASH 1024                /* buckets of the in-use large blocks */
 
 typedef struct block {
     struct block *next;
@@ -32,7 +39,8 @@ typedef struct block {
 
 static block *free_lists[N_CLASSES];
 static em_alloc_stats stats;
-static int64_t cache_limit;
+static int64_t small_cached; /* the part of stats.cached in the small free lists */
+static int64_t cache_limit;  /* at most this many bytes stay cached (a quarter of RAM) */
 /* A spinlock: the critical sections are a few pointer moves, and an uncontended
  * pthread mutex cost a noticeable share of a small op. */
 static atomic_flag lock_flag = ATOMIC_FLAG_INIT;
@@ -67,31 +75,191 @@ static int size_class(size_t n, size_t *rounded)
     return 4 + (k - 8) * 4 + (int)(q - 1);
 }
 
-/* The rounded size of class c (the inverse of size_class). */
-static size_t class_size(int c)
+static void limit_init_locked(void)
 {
-    if (c < 4)
-        return (size_t)(c + 1) * MIN_BLOCK;
-    size_t base = (size_t)1 << ((c - 4) / 4 + 8);
-    return base + (size_t)((c - 4) % 4 + 1) * (base / 4);
+    if (cache_limit == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        cache_limit = (pages > 0 && psize > 0) ? (int64_t)pages * psize / 4 : ((int64_t)1 << 30);
+    }
 }
 
-/* Frees cached blocks, largest class first, until at most keep bytes stay cached or
- * want bytes were freed. Called with the lock held. */
-static void trim_cache_locked(int64_t keep, int64_t want)
+/* ---- large blocks ---- */
+
+/* A block of a segment: in use or free. Blocks of one segment are linked in address
+ * order (prev/next); a free block is on the free list, a block in use in a hash
+ * bucket (link). Block records live outside the memory they describe. */
+typedef struct lblock {
+    char *ptr;
+    size_t size;
+    bool free;
+    struct lblock *prev, *next; /* address-order neighbours in the same segment */
+    struct lblock *link, *link_prev; /* free list (doubly linked) or hash chain (link only) */
+} lblock;
+
+static lblock *large_free;
+static lblock *large_used[LARGE_HASH];
+
+static size_t large_bucket(const void *p)
 {
-    int64_t freed = 0;
-    for (int c = N_CLASSES - 1; c >= 0 && stats.cached > keep && freed < want; c--) {
-        while (free_lists[c] && stats.cached > keep && freed < want) {
-            block *b = free_lists[c];
-            free_lists[c] = b->next;
-            size_t rounded = class_size(c);
-            UNPOISON(b, rounded);
-            stats.cached -= (int64_t)rounded;
-            freed += (int64_t)rounded;
-            free(b);
+    return ((uintptr_t)p >> 16) % LARGE_HASH;
+}
+
+static void free_list_push(lblock *b)
+{
+    b->free = true;
+    b->link_prev = NULL;
+    b->link = large_free;
+    if (large_free)
+        large_free->link_prev = b;
+    large_free = b;
+}
+
+static void free_list_remove(lblock *b)
+{
+    if (b->link_prev)
+        b->link_prev->link = b->link;
+    else
+        large_free = b->link;
+    if (b->link)
+        b->link->link_prev = b->link_prev;
+    b->free = false;
+}
+
+/* A free block that is a whole segment goes back to the system. */
+static bool is_segment(const lblock *b)
+{
+    return !b->prev && !b->next;
+}
+
+static void segment_release(lblock *b)
+{
+    free_list_remove(b);
+    stats.cached -= (int64_t)b->size;
+    UNPOISON(b->ptr, b->size);
+    free(b->ptr);
+    free(b);
+}
+
+/* Gives whole free segments back until `want` bytes went (all of them when want < 0). */
+static void large_release_locked(int64_t want)
+{
+    lblock *b = large_free;
+    int64_t done = 0;
+    while (b && (want < 0 || done < want)) {
+        lblock *next = b->link;
+        if (is_segment(b)) {
+            done += (int64_t)b->size;
+            segment_release(b);
+        }
+        b = next;
+    }
+}
+
+/* Hands out b (off the free list, not counted as cached), split to need bytes. */
+static void *large_take_locked(lblock *b, size_t need)
+{
+    if (b->size - need >= LARGE_MIN) { /* split: the rest stays free */
+        lblock *rest = malloc(sizeof *rest);
+        if (rest) {
+            *rest = (lblock){ .ptr = b->ptr + need, .size = b->size - need, .prev = b, .next = b->next };
+            if (b->next)
+                b->next->prev = rest;
+            b->next = rest;
+            b->size = need;
+            free_list_push(rest);
+            stats.cached += (int64_t)rest->size;
         }
     }
+    size_t h = large_bucket(b->ptr);
+    b->link = large_used[h];
+    large_used[h] = b;
+    UNPOISON(b->ptr, b->size);
+    stats.allocated += (int64_t)b->size;
+    if (stats.allocated > stats.peak_allocated)
+        stats.peak_allocated = stats.allocated;
+    return b->ptr;
+}
+
+static void *large_alloc(size_t nbytes)
+{
+    size_t need = (nbytes + LARGE_ROUND - 1) / LARGE_ROUND * LARGE_ROUND;
+    lock();
+    stats.n_alloc++;
+    lblock *best = NULL;
+    for (lblock *b = large_free; b; b = b->link)
+        if (b->size >= need && (!best || b->size < best->size))
+            best = b;
+    if (best) {
+        free_list_remove(best);
+        stats.cached -= (int64_t)best->size;
+        void *p = large_take_locked(best, need);
+        unlock();
+        return p;
+    }
+    /* a miss: free segments that could not serve it go back first, so the footprint
+     * moves to the new size instead of growing by it */
+    stats.n_system_alloc++;
+    large_release_locked((int64_t)need);
+    unlock();
+
+    lblock *b = malloc(sizeof *b);
+    void *p = NULL;
+    if (b && posix_memalign(&p, 4096, need) != 0) {
+        em_alloc_empty_cache(); /* under memory pressure: give the cache back, try once more */
+        if (posix_memalign(&p, 4096, need) != 0)
+            p = NULL;
+    }
+    if (!b || !p) {
+        free(b);
+        em_error("out of memory: cannot allocate %zu bytes", nbytes);
+        return NULL;
+    }
+    *b = (lblock){ .ptr = p, .size = need };
+    lock();
+    large_take_locked(b, need);
+    unlock();
+    return p;
+}
+
+static void large_free_block(void *p)
+{
+    lock();
+    lblock **pp = &large_used[large_bucket(p)];
+    while (*pp && (*pp)->ptr != (char *)p)
+        pp = &(*pp)->link;
+    lblock *b = *pp;
+    if (!b) { /* not ours: a caller bug; leave the memory alone rather than corrupt the pool */
+        unlock();
+        return;
+    }
+    *pp = b->link;
+    stats.allocated -= (int64_t)b->size;
+    stats.cached += (int64_t)b->size;
+    POISON_ALL(b->ptr, b->size);
+    lblock *n = b->next;
+    if (n && n->free) { /* merge the next block into b */
+        free_list_remove(n);
+        b->size += n->size;
+        b->next = n->next;
+        if (n->next)
+            n->next->prev = b;
+        free(n);
+    }
+    lblock *pr = b->prev;
+    if (pr && pr->free) { /* merge b into the previous block */
+        pr->size += b->size;
+        pr->next = b->next;
+        if (b->next)
+            b->next->prev = pr;
+        free(b);
+        b = pr;
+    } else {
+        free_list_push(b);
+    }
+    limit_init_locked();
+    if (is_segment(b) && stats.cached > cache_limit)
+        segment_release(b);
+    unlock();
 }
 
 static void drop_cache_locked(void)
@@ -105,11 +273,15 @@ static void drop_cache_locked(void)
         }
         free_lists[c] = NULL;
     }
-    stats.cached = 0;
+    stats.cached -= small_cached;
+    small_cached = 0;
+    large_release_locked(-1);
 }
 
 void *em_alloc_cpu(size_t nbytes)
 {
+    if (nbytes >= LARGE_MIN)
+        return large_alloc(nbytes);
     size_t rounded;
     int c = size_class(nbytes, &rounded);
     lock();
@@ -119,6 +291,7 @@ void *em_alloc_cpu(size_t nbytes)
         free_lists[c] = b->next;
         UNPOISON(b, rounded);
         stats.cached -= (int64_t)rounded;
+        small_cached -= (int64_t)rounded;
         stats.allocated += (int64_t)rounded;
         if (stats.allocated > stats.peak_allocated)
             stats.peak_allocated = stats.allocated;
@@ -126,8 +299,6 @@ void *em_alloc_cpu(size_t nbytes)
         return b;
     }
     stats.n_system_alloc++;
-    if (stats.cached > CACHE_SLACK)
-        trim_cache_locked(CACHE_SLACK, (int64_t)rounded);
     unlock();
 
     void *p = NULL;
@@ -153,20 +324,22 @@ void em_free_cpu(void *p, size_t nbytes)
 {
     if (!p)
         return;
+    if (nbytes >= LARGE_MIN) {
+        large_free_block(p);
+        return;
+    }
     size_t rounded;
     int c = size_class(nbytes, &rounded);
     lock();
     stats.allocated -= (int64_t)rounded;
-    if (cache_limit == 0) {
-        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-        cache_limit = (pages > 0 && psize > 0) ? (int64_t)pages * psize / 4 : ((int64_t)1 << 30);
-    }
+    limit_init_locked();
     if (c < N_CLASSES && stats.cached + (int64_t)rounded <= cache_limit) {
         block *b = p;
         b->next = free_lists[c];
         free_lists[c] = b;
         POISON(b, rounded);
         stats.cached += (int64_t)rounded;
+        small_cached += (int64_t)rounded;
         unlock();
         return;
     }

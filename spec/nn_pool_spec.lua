@@ -44,6 +44,37 @@ describe('nn.functional pooling', function()
     end
   end
 
+  -- without autograd and without return_indices, max pooling computes values only
+  -- (a separate kernel): the same outputs as PyTorch's
+  for k, c in ipairs(fx.cases) do
+    if c.fn:match('^max_pool') then
+      it(('%d %s without grad or indices'):format(k, describe_case(c)), function()
+        local args = {}
+        for i, a in ipairs(c.args) do
+          if type(a) == 'table' then
+            local o = {}
+            for key, v in pairs(a) do if key ~= 'return_indices' then o[key] = v end end
+            a = o
+          end
+          args[i] = a
+        end
+        torch.no_grad(function()
+          H.assert_close(F[c.fn](H.noncontig(H.tensor(c.x)), table.unpack(args)), c.out)
+          H.assert_close(F[c.fn](H.tensor(c.x), table.unpack(args)), c.out)
+        end)
+      end)
+    end
+  end
+
+  it('values-only max pooling lets a NaN anywhere in the window win', function()
+    local x = torch.zeros(1, 1, 5, 6)
+    x[{ 1, 1, 3, 4 }] = 0 / 0
+    local want = F.max_pool2d(x:clone():requires_grad_(), 3, { stride = 2, padding = 1 }):detach()
+    local got = torch.no_grad(function() return F.max_pool2d(x, 3, { stride = 2, padding = 1 }) end)
+    assert.same(want:isnan():tolist(), got:isnan():tolist())
+    assert.equal(2, got:isnan():sum():item()) -- output row 2, columns 2 and 3 hold row 3, column 4
+  end)
+
   it('max_unpool2d puts values back at the 1-based indices', function()
     local u = fx.unpool
     local x = H.tensor(u.x):requires_grad_()

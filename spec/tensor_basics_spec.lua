@@ -60,6 +60,19 @@ describe('memory', function()
     torch.empty_cache()
     assert.equal(0, torch.memory_stats().cached_bytes)
   end)
+  it('carves smaller large blocks out of a freed bigger one, and merges them back', function()
+    do local big <close> = torch.empty(10 * 1024 * 1024) end -- 40 MiB, freed at once
+    local s1 = torch.memory_stats()
+    do
+      local a <close> = torch.empty(1024 * 1024) -- 4 MiB
+      local b <close> = torch.empty(4 * 1024 * 1024) -- 16 MiB
+      local c <close> = torch.empty(2 * 1024 * 1024) -- 8 MiB
+      assert.equal(s1.num_system_allocs, torch.memory_stats().num_system_allocs)
+    end
+    do local big <close> = torch.empty(10 * 1024 * 1024) end -- the pieces merged back
+    assert.equal(s1.num_system_allocs, torch.memory_stats().num_system_allocs)
+    torch.empty_cache()
+  end)
   it('reports use of a closed tensor clearly', function()
     local x = torch.zeros(3)
     do

@@ -84,6 +84,30 @@ static inline int64_t first_tap(int64_t s, int64_t dil)
         }                                                                                                     \
     }
 
+/* Values-only max pooling with unit dilation (no indices wanted: inference), in two
+ * vectorised passes per output row: the elementwise max of the window's input rows
+ * into a row padded with -inf, then the max over each window's columns. The NaN rule
+ * is the same: a NaN anywhere in a window wins. */
+#define POOL_SEP(scalar_t, SUF, ATTR)                                                                         \
+    ATTR static void max_vrow_##SUF(scalar_t *restrict acc, const scalar_t *restrict r, int64_t n)            \
+    {                                                                                                         \
+        for (int64_t i = 0; i < n; i++) {                                                                     \
+            scalar_t v = r[i], a = acc[i];                                                                    \
+            acc[i] = ((v > a) | (v != v)) ? v : a;                                                            \
+        }                                                                                                     \
+    }                                                                                                         \
+    ATTR static void max_hrow_##SUF(const scalar_t *restrict row, scalar_t *restrict y, int64_t OW, int64_t kw, \
+                                    int64_t sw)                                                               \
+    {                                                                                                         \
+        for (int64_t ow = 0; ow < OW; ow++)                                                                   \
+            y[ow] = row[ow * sw];                                                                             \
+        for (int64_t j = 1; j < kw; j++)                                                                      \
+            for (int64_t ow = 0; ow < OW; ow++) {                                                             \
+                scalar_t v = row[ow * sw + j], a = y[ow];                                                     \
+                y[ow] = ((v > a) | (v != v)) ? v : a;                                                         \
+            }                                                                                                 \
+    }
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define POOL_AVX2_ATTR __attribute__((target("avx2"), optimize("tree-vectorize")))
 #define POOL_HAVE_AVX2 1
@@ -91,6 +115,8 @@ POOL_ROW2(float, f32_avx2, POOL_AVX2_ATTR)
 POOL_ROW2(double, f64_avx2, POOL_AVX2_ATTR)
 POOL_ROW2_VALUES(float, f32_avx2, POOL_AVX2_ATTR)
 POOL_ROW2_VALUES(double, f64_avx2, POOL_AVX2_ATTR)
+POOL_SEP(float, f32_avx2, POOL_AVX2_ATTR)
+POOL_SEP(double, f64_avx2, POOL_AVX2_ATTR)
 static bool pool_avx2(void)
 {
     static int known = -1;
@@ -106,13 +132,17 @@ POOL_ROW2(float, f32, POOL_BASE_ATTR)
 POOL_ROW2(double, f64, POOL_BASE_ATTR)
 POOL_ROW2_VALUES(float, f32, POOL_BASE_ATTR)
 POOL_ROW2_VALUES(double, f64, POOL_BASE_ATTR)
+POOL_SEP(float, f32, POOL_BASE_ATTR)
+POOL_SEP(double, f64, POOL_BASE_ATTR)
 
 #ifdef POOL_HAVE_AVX2
 #define POOL_ROW2_CALL(SUF, ...) (avx2 ? max_row2_##SUF##_avx2(__VA_ARGS__) : max_row2_##SUF(__VA_ARGS__))
 #define POOL_ROW2V_CALL(SUF, ...) (avx2 ? max_row2v_##SUF##_avx2(__VA_ARGS__) : max_row2v_##SUF(__VA_ARGS__))
+#define POOL_SEP_CALL(NAME, SUF, ...) (avx2 ? NAME##_##SUF##_avx2(__VA_ARGS__) : NAME##_##SUF(__VA_ARGS__))
 #else
 #define POOL_ROW2_CALL(SUF, ...) max_row2_##SUF(__VA_ARGS__)
 #define POOL_ROW2V_CALL(SUF, ...) max_row2v_##SUF(__VA_ARGS__)
+#define POOL_SEP_CALL(NAME, SUF, ...) NAME##_##SUF(__VA_ARGS__)
 #endif
 
 #define KERNEL_MAX_PLAIN(scalar_t, SUF)                                                                       \
@@ -163,6 +193,45 @@ POOL_ROW2_VALUES(double, f64, POOL_BASE_ATTR)
 #define POOL_AVX2_FLAG
 #endif
 
+/* The padded row of the separable path lives on the stack up to this many elements. */
+#define POOL_SEP_MAX_ROW 4096
+
+#define KERNEL_MAX_SEP(scalar_t, SUF)                                                                         \
+    static bool max_sep_##scalar_t(geo g, const scalar_t *x, scalar_t *y, const em_pool_params *p)            \
+    {                                                                                                         \
+        const int64_t kh = p->kernel[0], kw = p->kernel[1], sh = p->stride[0], sw = p->stride[1];             \
+        const int64_t ph = p->padding[0], pw = p->padding[1];                                                 \
+        const int64_t L = (g.OW - 1) * sw + kw; /* padded columns the windows cover */                       \
+        const int64_t ncopy = L - pw < g.W ? L - pw : g.W; /* image columns inside them */                    \
+        if (p->dilation[0] != 1 || p->dilation[1] != 1 || L > POOL_SEP_MAX_ROW || ncopy <= 0)                 \
+            return false;                                                                                     \
+        POOL_AVX2_FLAG                                                                                        \
+        int64_t work_ = g.P * g.OH * (L * kh + g.OW * kw);                                                    \
+        _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
+        for (int64_t pl = 0; pl < g.P; pl++) {                                                                \
+            scalar_t row[POOL_SEP_MAX_ROW]; /* (L): padded columns, -inf outside the image */                 \
+            for (int64_t i = 0; i < L; i++)                                                                   \
+                row[i] = -INFINITY;                                                                           \
+            const scalar_t *xp = x + pl * g.H * g.W;                                                          \
+            scalar_t *yp = y + pl * g.OH * g.OW;                                                              \
+            for (int64_t oh = 0; oh < g.OH; oh++) {                                                           \
+                int64_t hs = oh * sh - ph, he = hs + kh;                                                      \
+                hs = hs > 0 ? hs : 0;                                                                         \
+                he = he < g.H ? he : g.H;                                                                     \
+                if (hs >= he) { /* a window wholly in the padding */                                          \
+                    for (int64_t ow = 0; ow < g.OW; ow++)                                                     \
+                        yp[oh * g.OW + ow] = -INFINITY;                                                       \
+                    continue;                                                                                 \
+                }                                                                                             \
+                memcpy(row + pw, xp + hs * g.W, (size_t)ncopy * sizeof(scalar_t));                            \
+                for (int64_t h = hs + 1; h < he; h++)                                                         \
+                    POOL_SEP_CALL(max_vrow, SUF, row + pw, xp + h * g.W, ncopy);                              \
+                POOL_SEP_CALL(max_hrow, SUF, row, yp + oh * g.OW, g.OW, kw, sw);                              \
+            }                                                                                                 \
+        }                                                                                                     \
+        return true;                                                                                          \
+    }
+
 #define KERNEL_MAX(scalar_t)                                                                                  \
     static void max_fwd_##scalar_t(geo g, const scalar_t *x, scalar_t *y, int64_t *ix, const em_pool_params *p) \
     {                                                                                                         \
@@ -171,6 +240,8 @@ POOL_ROW2_VALUES(double, f64, POOL_BASE_ATTR)
             max_plain_##scalar_t(g, x, y, ix, p->kernel[0], p->kernel[1], p->stride[0], p->stride[1]);        \
             return;                                                                                           \
         }                                                                                                     \
+        if (!ix && max_sep_##scalar_t(g, x, y, p))                                                            \
+            return;                                                                                           \
         int64_t work_ = g.P * g.OH * g.OW * p->kernel[0] * p->kernel[1];                                   \
         const bool dil1 = p->dilation[0] == 1 && p->dilation[1] == 1;                                         \
         _Pragma("omp parallel for schedule(static) num_threads(em_num_threads()) if (work_ >= EM_PARALLEL_THRESHOLD)") \
@@ -346,6 +417,8 @@ static inline double avg_window(const em_pool_params *p, int64_t H, int64_t W, i
 
 KERNEL_MAX_PLAIN(float, f32)
 KERNEL_MAX_PLAIN(double, f64)
+KERNEL_MAX_SEP(float, f32)
+KERNEL_MAX_SEP(double, f64)
 KERNEL_MAX(float)
 KERNEL_MAX(double)
 KERNEL_AVG(float)
