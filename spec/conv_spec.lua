@@ -140,7 +140,9 @@ describe('conv float32 fast path (5 or more output channels per group)', functio
     local cases = { { 2, 64, 37, 41, 16, 2, 1 }, { 1, 8, 9, 7, 8, 1, 0 }, { 3, 16, 20, 19, 24, 1, 2 },
       { 2, 64, 37, 41, 16, 1, 1, 2 }, { 1, 16, 9, 12, 8, 2, 0, { 2, 1 } }, -- these two strided
       -- channels per group not a multiple of 8 (padded blocks), small images
-      { 4, 10, 12, 12, 20, 1, 0 }, { 3, 3, 11, 9, 10, 1, 1 }, { 2, 4, 7, 6, 12, 2, 2 }, { 2, 10, 6, 6, 13, 1, 1 } }
+      { 4, 10, 12, 12, 20, 1, 0 }, { 3, 3, 11, 9, 10, 1, 1 }, { 2, 4, 7, 6, 12, 2, 2 }, { 2, 10, 6, 6, 13, 1, 1 },
+      -- at most 64 output positions: the columns of several samples side by side (chunks of samples)
+      { 5, 16, 7, 7, 24, 2, 1 }, { 3, 8, 9, 9, 16, 1, 1, 2 }, { 70, 4, 5, 6, 8, 1, 1 } }
     for _, c in ipairs(cases) do
       local x64 = torch.randn(c[1], c[2], c[3], c[4], { dtype = 'float64' })
       local w64 = torch.randn(c[5], c[2] // c[6], 3, 3, { dtype = 'float64' }) * 0.2

@@ -737,6 +737,83 @@ static void fwd_sample(const conv_plan *p, int64_t n, const void *in, const void
     }
 }
 
+/* ---- forward, small outputs: the columns of several samples side by side ----
+ * With few output positions per sample (7x7, 14x14: the deep layers of a ResNet) the
+ * per-sample tiles are thin and their last strip of 48 mostly empty; here the columns
+ * of nb samples form one (R, nb*os) matrix, so one GEMM per group and chunk keeps the
+ * GEMM's tiles full. The GEMM runs outside any parallel region and uses the threads. */
+#define CONV_BATCH_OS 64      /* output positions per sample at most (8x8) */
+#define CONV_BATCH_COLS 2048  /* columns per chunk, about */
+
+static bool plan_batched(const conv_plan *p)
+{
+    return !p->pointwise && p->g->n > 1 && p->os <= CONV_BATCH_OS && p->r <= 16384;
+}
+
+static void vol2col_row_any(const conv_plan *p, const void *src, int64_t r, int64_t tw, void *dst)
+{
+    if (p->g->dtype == EM_FLOAT32)
+        vol2col_row_f32(p, src, r, 0, tw, dst);
+    else
+        vol2col_row_f64(p, src, r, 0, tw, dst);
+}
+
+/* out[n0 + s, gi*og + o, :] = tmp (og, cnt*os)[o, s*os .. (s+1)*os) [+ bias] */
+static void batched_store(const conv_plan *p, const char *tmp, int64_t n0, int64_t cnt, int64_t gi, const void *bias,
+                          void *out)
+{
+    const em_conv_geom *g = p->g;
+    size_t es = p->es;
+    int64_t ncol = cnt * p->os;
+#pragma omp parallel for collapse(2) num_threads(em_num_threads()) if (cnt * p->og * p->os >= EM_PARALLEL_THRESHOLD)
+    for (int64_t s = 0; s < cnt; s++)
+        for (int64_t o = 0; o < p->og; o++) {
+            int64_t oc = gi * p->og + o;
+            char *y = at_mut(out, ((n0 + s) * g->c_out + oc) * p->os, es);
+            const char *t = at(tmp, o * ncol + s * p->os, es);
+            if (g->dtype == EM_FLOAT32) {
+                float b = bias ? ((const float *)bias)[oc] : 0.0f;
+                for (int64_t i = 0; i < p->os; i++)
+                    ((float *)(void *)y)[i] = ((const float *)(const void *)t)[i] + b;
+            } else {
+                double b = bias ? ((const double *)bias)[oc] : 0.0;
+                for (int64_t i = 0; i < p->os; i++)
+                    ((double *)(void *)y)[i] = ((const double *)(const void *)t)[i] + b;
+            }
+        }
+}
+
+static int batched_forward(const conv_plan *p, const void *in, const void *w, const void *bias, void *out)
+{
+    const em_conv_geom *g = p->g;
+    size_t es = p->es;
+    int64_t nchunks = (g->n * p->os + CONV_BATCH_COLS - 1) / CONV_BATCH_COLS;
+    int64_t nb = (g->n + nchunks - 1) / nchunks;
+    size_t cbytes = (size_t)(p->r * nb * p->os) * es, tbytes = (size_t)(p->og * nb * p->os) * es;
+    char *cols = em_alloc_cpu(cbytes); /* (R, nb*os) */
+    char *tmp = cols ? em_alloc_cpu(tbytes) : NULL; /* (og, nb*os) */
+    if (!tmp) {
+        if (cols)
+            em_free_cpu(cols, cbytes);
+        return -1;
+    }
+    for (int64_t n0 = 0; n0 < g->n; n0 += nb) {
+        int64_t cnt = g->n - n0 < nb ? g->n - n0 : nb, ncol = cnt * p->os;
+        for (int64_t gi = 0; gi < g->groups; gi++) {
+#pragma omp parallel for collapse(2) num_threads(em_num_threads()) if (p->r * ncol >= EM_PARALLEL_THRESHOLD)
+            for (int64_t s = 0; s < cnt; s++)
+                for (int64_t r = 0; r < p->r; r++)
+                    vol2col_row_any(p, at(in, ((n0 + s) * g->c_in + gi * p->cg) * p->is, es), r, p->os,
+                                    at_mut(cols, r * ncol + s * p->os, es));
+            gemm(p, false, false, p->og, ncol, p->r, at(w, gi * p->og * p->r, es), p->r, cols, ncol, 0.0, tmp, ncol);
+            batched_store(p, tmp, n0, cnt, gi, bias, out);
+        }
+    }
+    em_free_cpu(tmp, tbytes);
+    em_free_cpu(cols, cbytes);
+    return 0;
+}
+
 static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, const void *bias, void *out)
 {
     conv_plan p;
@@ -745,6 +822,8 @@ static int cpu_conv_fwd(const em_conv_geom *g, const void *in, const void *w, co
         return 0;
     if (plan_check(&p, "conv") < 0)
         return -1;
+    if (plan_batched(&p))
+        return batched_forward(&p, in, w, bias, out);
     float *wp = NULL;
     size_t wbytes = 0;
 #ifdef CONV_HAVE_AVX512
