@@ -90,11 +90,18 @@ SG_INLINE void sg_transpose16(__m512 r[16])
     }
 }
 
-/* Starts fetching the line off floats past p into L1. The address may lie past the
- * matrix (a prefetch never faults), so it is formed as an integer, not a pointer. */
-SG_INLINE void sg_prefetch(const float *p, int64_t off)
+/* Starts fetching the line at address addr into L1 (and L2). The address may lie past the
+ * matrix (a prefetch never faults), so it is an integer, not a pointer. Written as asm:
+ * GCC's dead-code elimination drops _mm_prefetch loops it can see have no other effect. */
+static inline void sg_prefetch_at(uintptr_t addr)
 {
-    _mm_prefetch((const char *)(uintptr_t)((uintptr_t)p + (uintptr_t)(off * (int64_t)sizeof(float))), _MM_HINT_T0);
+    __asm__ volatile("prefetcht0 (%0)" : : "r"(addr));
+}
+
+/* The line off floats past p. */
+static inline void sg_prefetch(const float *p, int64_t off)
+{
+    sg_prefetch_at((uintptr_t)p + (uintptr_t)(off * (int64_t)sizeof(float)));
 }
 
 /* dst (cols, dld) [q][0 .. rows) = src (rows, ld) [i][q] for q < cols: a rows x cols piece
@@ -227,13 +234,18 @@ SG_ATTR static void sg_pack_b(float *restrict dst, const float *b, int64_t ldb, 
 
 /* ---- micro-kernel ---- */
 
-/* c (MR' rows, ldc apart; NV vectors) = alpha * ap (kc, MR) @ bp (kc, NR) + beta * c, for
- * the first MR' = mr rows of the panel. beta == 0 writes c without reading it (NaN in the
- * output does not propagate). */
-SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-                             int64_t ldc, float alpha, float beta, const int mr, const int nv)
+/* c (mr rows, ldc apart; nv vectors) = alpha * ap (kc, MR) @ B (kc, NR) + beta * c, for the
+ * first mr rows of the A panel. B is the packed panel bp; or, when copy is set, it is read
+ * straight from op(B) at bs (rows bld apart, the columns past cols masked to zero) and each
+ * step is written to bp on the way: the first sweep over a block of B packs it, the loads
+ * of the copy overlapping the arithmetic instead of going before it. beta == 0 writes c
+ * without reading it (NaN in the output does not propagate). */
+SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, float *restrict bp, const float *bs, int64_t bld,
+                             int64_t cols, float *restrict c, int64_t ldc, float alpha, float beta, const int mr,
+                             const int nv, const bool copy)
 {
     __m512 acc[SG_MR][2];
+    __mmask16 bm[2] = {sg_mask(cols), sg_mask(cols - 16)};
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
@@ -241,9 +253,20 @@ SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, const float *
             acc[i][v] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++, ap += SG_MR, bp += SG_NR) {
         __m512 b[2];
+        if (copy) {
+            sg_prefetch(bs, 8 * bld);
+            sg_prefetch(bs, 8 * bld + 16 * nv - 1);
 #pragma GCC unroll 2
-        for (int v = 0; v < nv; v++)
-            b[v] = _mm512_load_ps(bp + 16 * v);
+            for (int v = 0; v < nv; v++) {
+                b[v] = _mm512_maskz_loadu_ps(bm[v], bs + 16 * v);
+                _mm512_store_ps(bp + 16 * v, b[v]);
+            }
+            bs += bld;
+        } else {
+#pragma GCC unroll 2
+            for (int v = 0; v < nv; v++)
+                b[v] = _mm512_load_ps(bp + 16 * v);
+        }
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             __m512 a = _mm512_set1_ps(ap[i]);
@@ -275,48 +298,59 @@ SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, const float *
     }
 }
 
-typedef void (*sg_kernel_fn)(int64_t, const float *, const float *, float *, int64_t, float, float);
+typedef void (*sg_kernel_fn)(int64_t kc, const float *ap, float *bp, const float *bs, int64_t bld, int64_t cols,
+                             float *c, int64_t ldc, float alpha, float beta);
 
-#define SG_KERNEL(MRV, NV)                                                                                         \
-    SG_ATTR static void sg_kernel_##MRV##x##NV(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, \
-                                              float alpha, float beta)                                           \
+#define SG_KERNEL(MRV, NV, COPY, NAME)                                                                             \
+    SG_ATTR static void NAME(int64_t kc, const float *ap, float *bp, const float *bs, int64_t bld, int64_t cols,   \
+                             float *c, int64_t ldc, float alpha, float beta)                                       \
     {                                                                                                              \
-        sg_kernel_tpl(kc, ap, bp, c, ldc, alpha, beta, MRV, NV);                                                   \
+        sg_kernel_tpl(kc, ap, bp, bs, bld, cols, c, ldc, alpha, beta, MRV, NV, COPY);                              \
     }
-SG_KERNEL(12, 2)
-SG_KERNEL(12, 1)
-SG_KERNEL(8, 2)
-SG_KERNEL(8, 1)
-SG_KERNEL(4, 2)
-SG_KERNEL(4, 1)
+SG_KERNEL(12, 2, false, sg_kernel_12x2)
+SG_KERNEL(12, 1, false, sg_kernel_12x1)
+SG_KERNEL(8, 2, false, sg_kernel_8x2)
+SG_KERNEL(8, 1, false, sg_kernel_8x1)
+SG_KERNEL(4, 2, false, sg_kernel_4x2)
+SG_KERNEL(4, 1, false, sg_kernel_4x1)
+SG_KERNEL(12, 2, true, sg_kernel_12x2_copy)
+SG_KERNEL(12, 1, true, sg_kernel_12x1_copy)
+SG_KERNEL(8, 2, true, sg_kernel_8x2_copy)
+SG_KERNEL(8, 1, true, sg_kernel_8x1_copy)
+SG_KERNEL(4, 2, true, sg_kernel_4x2_copy)
+SG_KERNEL(4, 1, true, sg_kernel_4x1_copy)
 #undef SG_KERNEL
 
-/* Kernels by [rows / 4 - 1][vectors - 1]: ragged tiles run the smallest that covers them. */
-static const sg_kernel_fn sg_kernels[3][2] = {
-    {sg_kernel_4x1, sg_kernel_4x2},
-    {sg_kernel_8x1, sg_kernel_8x2},
-    {sg_kernel_12x1, sg_kernel_12x2},
+/* Kernels by [copy][rows / 4 - 1][vectors - 1]: ragged tiles run the smallest that covers
+ * them. */
+static const sg_kernel_fn sg_kernels[2][3][2] = {
+    {{sg_kernel_4x1, sg_kernel_4x2}, {sg_kernel_8x1, sg_kernel_8x2}, {sg_kernel_12x1, sg_kernel_12x2}},
+    {{sg_kernel_4x1_copy, sg_kernel_4x2_copy},
+     {sg_kernel_8x1_copy, sg_kernel_8x2_copy},
+     {sg_kernel_12x1_copy, sg_kernel_12x2_copy}},
 };
 
-/* One tile of C (rows <= MR, cols <= NR at c) from an A panel and a B panel. A ragged
+/* One tile of C (rows <= MR, cols <= NR at c) from an A panel and a B panel (packed at bp,
+ * or read from bs and packed on the way when bs is not NULL; see sg_kernel_tpl). A ragged
  * tile is computed into a scratch tile and merged under masks. */
-SG_ATTR static void sg_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int64_t rows,
-                            int64_t cols, float alpha, float beta)
+SG_ATTR static void sg_tile(int64_t kc, const float *ap, float *bp, const float *bs, int64_t bld, float *c,
+                            int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta)
 {
-    int nv = cols > 16 ? 2 : 1;
-    sg_kernel_fn kern = sg_kernels[(rows + 3) / 4 - 1][nv - 1];
+    /* a panel being packed is written whole (zeros past cols), so it takes both vectors */
+    int nv = cols > 16 || bs ? 2 : 1;
+    sg_kernel_fn kern = sg_kernels[bs != NULL][(rows + 3) / 4 - 1][nv - 1];
     /* The tile of C is needed only after the depth loop: start fetching it now (here, not
      * in the kernel, where the row addresses would take registers from the loop). */
     for (int64_t i = 0; i < rows; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + cols - 1), _MM_HINT_T0);
+        sg_prefetch(c, i * ldc);
+        sg_prefetch(c, i * ldc + cols - 1);
     }
     if (cols == 16 * nv && rows % 4 == 0) {
-        kern(kc, ap, bp, c, ldc, alpha, beta);
+        kern(kc, ap, bp, bs, bld, cols, c, ldc, alpha, beta);
         return;
     }
     float t[SG_MR * SG_NR] __attribute__((aligned(64))); /* (rows, NR) */
-    kern(kc, ap, bp, t, SG_NR, alpha, 0.0f);
+    kern(kc, ap, bp, bs, bld, cols, t, SG_NR, alpha, 0.0f);
     __m512 vb = _mm512_set1_ps(beta);
     for (int64_t i = 0; i < rows; i++)
         for (int v = 0; v < nv; v++) {
@@ -341,29 +375,6 @@ typedef struct sg_args {
     int64_t kc; /* depth of a packed step (k split evenly) */
 } sg_args;
 
-/* Prefetches into L2 the part-th of parts slices of what sg_pack_a reads for the panel
- * of rows [i0, i0 + rows) and depth [p0, p0 + kc): packing from L2 instead of L3 costs a
- * third as much. */
-SG_ATTR static void sg_prefetch_a(const sg_args *g, int64_t i0, int64_t rows, int64_t p0, int64_t kc, int64_t part,
-                                  int64_t parts)
-{
-    if (g->ta) { /* kc runs of rows floats, lda apart */
-        for (int64_t p = kc * part / parts; p < kc * (part + 1) / parts; p++) {
-            const char *s = (const char *)(g->a + (p0 + p) * g->lda + i0);
-            _mm_prefetch(s, _MM_HINT_T1);
-            _mm_prefetch(s + (rows - 1) * (int64_t)sizeof(float), _MM_HINT_T1);
-        }
-        return;
-    }
-    /* rows runs of kc floats: lines numbered row by row */
-    int64_t per_row = sg_ceil(kc, 16) + 1, lines = rows * per_row;
-    for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; l++) {
-        int64_t i = l / per_row, j = l % per_row;
-        const char *s = (const char *)(g->a + (i0 + i) * g->lda + p0);
-        _mm_prefetch(s + sg_min(j * 64, (kc - 1) * (int64_t)sizeof(float)), _MM_HINT_T1);
-    }
-}
-
 /* Blocks of columns [c_lo, c_lo + w) of one thread: how many, and how wide (whole NR panels,
  * as even as they come). */
 static int64_t sg_col_blocks(int64_t w, int64_t *ncb)
@@ -374,17 +385,20 @@ static int64_t sg_col_blocks(int64_t w, int64_t *ncb)
 }
 
 /* C[rows [r_lo, r_hi), cols [c_lo, c_hi)] on one thread. bp (KC x NC floats) holds a packed
- * block of B. Each A panel is packed right before the first sweep over a B block that uses
- * it: written to L1 and read from there. With one block of columns, ap holds that one panel
- * (KC x MR); with several, ap holds the panels of up to a_rows rows (a_rows / MR panels of
- * KC x MR), packed during the sweeps of the first block and read back for the others. */
+ * block of B: packed up front when op(B) is a transpose; otherwise by the first sweep over
+ * the block (its kernels read op(B) and write the panels as they go), which saves a pass
+ * over the block when few A panels share it. Each A panel is packed right before the first
+ * sweep that uses it: written to L1 and read from there. With one block of columns, ap
+ * holds that one panel (KC x MR); with several, ap holds the panels of up to a_rows rows
+ * (a_rows / MR panels of KC x MR), packed during the sweeps of the first block and read back
+ * for the others. */
 static void sg_block(const sg_args *g, int64_t r_lo, int64_t r_hi, int64_t c_lo, int64_t c_hi, float *ap,
                      int64_t a_rows, float *bp)
 {
     int64_t ncb;
     if (c_hi <= c_lo || r_hi <= r_lo)
         return;
-    bool keep = sg_col_blocks(c_hi - c_lo, &ncb) > 1;
+    bool keep = sg_col_blocks(c_hi - c_lo, &ncb) > 1, fused = !g->tb;
     int64_t mcb = keep ? a_rows : r_hi - r_lo;
     for (int64_t ic = r_lo; ic < r_hi; ic += mcb) {
         int64_t ie = sg_min(ic + mcb, r_hi);
@@ -394,18 +408,17 @@ static void sg_block(const sg_args *g, int64_t r_lo, int64_t r_hi, int64_t c_lo,
             for (int64_t jc = c_lo; jc < c_hi; jc += ncb) {
                 int64_t nc = sg_min(ncb, c_hi - jc), sweep = sg_ceil(nc, SG_NR);
                 bool pack = !keep || jc == c_lo;
-                sg_pack_b(bp, g->b, g->ldb, g->tb, pc, kc, jc, nc); /* panels of (kc, NR) */
+                if (!fused)
+                    sg_pack_b(bp, g->b, g->ldb, g->tb, pc, kc, jc, nc); /* panels of (kc, NR) */
                 for (int64_t ir = ic; ir < ie; ir += SG_MR) {
-                    int64_t rows = sg_min(SG_MR, ie - ir), next = sg_min(SG_MR, ie - ir - SG_MR);
+                    int64_t rows = sg_min(SG_MR, ie - ir);
                     float *panel = keep ? ap + (ir - ic) * kc : ap; /* (kc, MR) */
                     if (pack)
                         sg_pack_a(panel, g->a, g->lda, g->ta, ir, rows, pc, kc);
                     for (int64_t q = 0; q < sweep; q++) {
-                        /* the next panel's rows come into L2 meanwhile, a slice per tile */
-                        if (pack && next > 0)
-                            sg_prefetch_a(g, ir + SG_MR, next, pc, kc, q, sweep);
-                        sg_tile(kc, panel, bp + q * SG_NR * kc, g->c + ir * g->ldc + jc + q * SG_NR, g->ldc, rows,
-                                sg_min(SG_NR, nc - q * SG_NR), g->alpha, beta);
+                        const float *bs = fused && ir == ic ? g->b + pc * g->ldb + jc + q * SG_NR : NULL;
+                        sg_tile(kc, panel, bp + q * SG_NR * kc, bs, g->ldb, g->c + ir * g->ldc + jc + q * SG_NR,
+                                g->ldc, rows, sg_min(SG_NR, nc - q * SG_NR), g->alpha, beta);
                     }
                 }
             }
