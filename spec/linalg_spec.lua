@@ -403,108 +403,30 @@ describe('einsum', function()
 end)
 
 -- float32 products go through Ember's own blocked GEMM (core/cpu/sgemm.c) on AVX-512
--- CPUs: its 12x32 tiles, 16-wide packing steps and edge handling are checked here against
--- the float64 product of the same values (OpenBLAS dgemm), over sizes on both sides of
--- the tile sizes, every transpose combination and leading dimensions past the row length.
+-- CPUs, for the shapes where it beats OpenBLAS. spec/support/sgemm_check.lua checks it
+-- against the float64 product of the same values over sizes on both sides of its tiles,
+-- every transpose combination, wide leading dimensions, alpha/beta and k = 0; here with
+-- the default choice of kernel, and in a child interpreter with every shape forced through
+-- Ember's kernel (EMBER_SGEMM=always: the small edge cases) or through OpenBLAS (=off).
 describe('float32 GEMM kernel', function()
-  local SIZES = { 1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 257, 515 }
+  local check = dofile('spec/support/sgemm_check.lua')
 
-  -- A float32 m x n matrix as stored for an operand: transposed (a view of an n x m
-  -- matrix) and/or narrowed out of a wider one (leading dimension past the row length).
-  local function operand(m, n, trans, wide)
-    local rows, cols = m, n
-    if trans then rows, cols = n, m end
-    local t = torch.randn(rows, cols + (wide and 5 or 0))
-    if wide then t = t:narrow(2, 3, cols) end
-    return trans and t:t() or t
+  it('matches the float64 product (default choice of kernel, and a large problem)', function()
+    assert.is_true(check.run({ large = true }) > 100)
+  end)
+
+  for _, mode in ipairs { 'always', 'off' } do
+    it('matches the float64 product with EMBER_SGEMM=' .. mode, function()
+      local exe = io.popen('readlink /proc/' .. (io.open('/proc/self/stat'):read('l'):match('^%d+')) .. '/exe')
+      local th = exe:read('l')
+      exe:close()
+      if not th or not th:match('/th$') then return end -- run by a plain lua: nothing to start
+      local p = io.popen('EMBER_SGEMM=' .. mode .. ' ' .. th .. ' spec/support/sgemm_check.lua 2>&1')
+      local text = p:read('a')
+      p:close()
+      assert(text:match('^ok %d+'), text)
+    end)
   end
-
-  -- got (float32) against ref (float64): float32 rounding grows with the depth k
-  local function check(got, ref, k, label)
-    local atol, rtol = 1e-6 * (k + 1), 1e-5
-    local ok = (got:double() - ref):abs():le(ref:abs():mul(rtol):add(atol)):all():item()
-    if not ok then
-      local fine, err = pcall(H.assert_close, got, ref, { ignore_dtype = true, rtol = rtol, atol = atol })
-      assert(fine, label .. ': ' .. tostring(err))
-      error(label .. ': mismatch')
-    end
-  end
-
-  it('mm matches the float64 product over sizes, transposes and leading dimensions', function()
-    torch.manual_seed(1)
-    local cases = 0
-    for i, m in ipairs(SIZES) do
-      for j, n in ipairs(SIZES) do
-        local k = SIZES[(i * 5 + j * 7) % #SIZES + 1]
-        if m * n * k <= 4e6 then
-          local ta, tb = (i + j) % 2 == 1, (i + 2 * j) % 4 >= 2
-          local a, b = operand(m, k, ta, (i + j) % 3 == 0), operand(k, n, tb, (i * j) % 3 == 1)
-          check(torch.mm(a, b), torch.mm(a:double(), b:double()), k,
-            ('%dx%d @ %dx%d, ta=%s tb=%s'):format(m, k, k, n, ta, tb))
-          cases = cases + 1
-        end
-      end
-    end
-    assert.is_true(cases > 100)
-  end)
-
-  it('covers all four transpose combinations on ragged sizes', function()
-    torch.manual_seed(2)
-    for _, s in ipairs { { 17, 33, 31 }, { 100, 7, 257 }, { 31, 515, 16 }, { 64, 100, 100 } } do
-      local m, n, k = s[1], s[2], s[3]
-      for _, ta in ipairs { false, true } do
-        for _, tb in ipairs { false, true } do
-          local a, b = operand(m, k, ta, true), operand(k, n, tb, false)
-          check(torch.mm(a, b), torch.mm(a:double(), b:double()), k,
-            ('%dx%d @ %dx%d, ta=%s tb=%s'):format(m, k, k, n, ta, tb))
-        end
-      end
-    end
-  end)
-
-  it('addmm applies beta and alpha, and beta = 0 ignores NaN in the input and in out', function()
-    torch.manual_seed(3)
-    for _, s in ipairs { { 33, 47, 100 }, { 7, 300, 17 }, { 130, 64, 515 } } do
-      local m, n, k = s[1], s[2], s[3]
-      local c, a, b = torch.randn(m, n), operand(m, k, false, true), operand(k, n, true, false)
-      local ref = torch.mm(a:double(), b:double()):mul(-1.5):add(c:double():mul(0.5))
-      check(torch.addmm(c, a, b, { beta = 0.5, alpha = -1.5 }), ref, k, 'addmm beta=0.5')
-      local nan = torch.full({ m, n }, 0 / 0)
-      local r = torch.addmm(nan, a, b, { beta = 0, alpha = 2 })
-      check(r, torch.mm(a:double(), b:double()):mul(2), k, 'addmm beta=0')
-      local out = torch.full({ m, n }, 0 / 0)
-      torch.mm(a, b, { out = out })
-      check(out, torch.mm(a:double(), b:double()), k, 'mm into a NaN-filled out')
-    end
-  end)
-
-  it('gives beta * input (or zeros) when the inner dimension is 0', function()
-    local a, b = torch.empty(20, 0), torch.empty(0, 40)
-    H.assert_close(torch.mm(a, b), torch.zeros(20, 40))
-    local c = torch.full({ 20, 40 }, 3.0)
-    H.assert_close(torch.addmm(c, a, b, { beta = 0.5 }), torch.full({ 20, 40 }, 1.5))
-    local out = torch.full({ 20, 40 }, 0 / 0)
-    torch.mm(a, b, { out = out })
-    H.assert_close(out, torch.zeros(20, 40))
-  end)
-
-  it('bmm and matmul match the float64 product (also products run one per thread)', function()
-    torch.manual_seed(4)
-    local a, b = torch.randn(3, 17, 33), torch.randn(3, 40, 33):transpose(2, 3)
-    check(torch.bmm(a, b), torch.bmm(a:double(), b:double()), 33, 'bmm')
-    -- 100x100x100 products, one per thread: the kernel runs single-threaded inside the region
-    local p, q = torch.randn(4, 100, 100), torch.randn(4, 100, 100)
-    check(torch.bmm(p, q), torch.bmm(p:double(), q:double()), 100, 'bmm in parallel')
-    local x, w = torch.randn(2, 5, 257), torch.randn(31, 257)
-    check(torch.matmul(x, w:t()), torch.matmul(x:double(), w:double():t()), 257, 'matmul broadcast')
-  end)
-
-  it('matches the float64 product on a large problem (1000x900 @ 900x1200)', function()
-    torch.manual_seed(5)
-    local a, b = torch.randn(1000, 900), torch.randn(900, 1200)
-    check(torch.mm(a, b), torch.mm(a:double(), b:double()), 900, 'large mm')
-    check(torch.mm(b:t(), a:t()), torch.mm(b:double():t(), a:double():t()), 900, 'large mm, both transposed')
-  end)
 end)
 
 describe('OpenBLAS loading', function()

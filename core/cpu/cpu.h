@@ -46,6 +46,9 @@ void em_cpu_blas_gemm(em_dtype dt, bool ta, bool tb, int m, int n, int k, double
  * holds. Multithreaded, except inside an OpenMP parallel region. 0, or -1 (em_error set)
  * when its packing buffers cannot be allocated. */
 bool em_sgemm_available(void);
+/* Whether em_sgemm beats OpenBLAS on an m x n x k product here (measured: not below 64^3
+ * multiply-adds, nor 128^3 when it runs single-threaded, nor for fewer than 4 columns). */
+bool em_sgemm_suits(int64_t m, int64_t n, int64_t k);
 int em_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

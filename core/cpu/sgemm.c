@@ -13,6 +13,7 @@
  * working. float64 and CPUs without AVX-512 stay on OpenBLAS. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -39,8 +40,9 @@
 /* Rows of A kept packed for the later blocks of columns (KC x MC floats, 3.5 MiB, read back
  * from L3 a panel at a time). */
 #define SG_MC 2400
-/* Below this many multiply-adds one thread is faster than waking the others. */
-#define SG_PARALLEL_WORK (96 * 96 * 96)
+/* Below this many multiply-adds one thread is faster than waking the others (48^3: 1.9 us
+ * on one thread, 2.4 on two; 64^3: 3.9 and 3.2). */
+#define SG_PARALLEL_WORK (64 * 64 * 64)
 
 static int64_t sg_min(int64_t a, int64_t b)
 {
@@ -457,6 +459,30 @@ bool em_sgemm_available(void)
     return known == 1;
 }
 
+/* Where OpenBLAS (0.3.21, SkylakeX kernels) is faster, measured on this machine: its
+ * unpacked small-matrix kernels win below 64^3 multiply-adds (16^3: 78 vs 31 GFLOP/s,
+ * 32^3: 150 vs 105), and single-threaded up to about 128^3 (96^3: 127 vs 109); with fewer
+ * than 4 columns the product is bound by reading A, which it does without packing
+ * (4096x2x64: 59 vs 11). */
+bool em_sgemm_suits(int64_t m, int64_t n, int64_t k)
+{
+    /* EMBER_SGEMM=always sends every shape here (the specs check the edge cases that way),
+     * EMBER_SGEMM=off none (for comparisons) */
+    static int forced = -1; /* 0 off, 1 always, 2 by shape */
+    if (forced < 0) {
+        const char *e = getenv("EMBER_SGEMM");
+        forced = e && !strcmp(e, "always") ? 1 : e && !strcmp(e, "off") ? 0 : 2;
+    }
+    if (!em_sgemm_available() || forced == 0)
+        return false;
+    if (forced == 1)
+        return true;
+    if (n < 4)
+        return false;
+    bool one_thread = omp_in_parallel() || em_num_threads() < 2;
+    return m * n * k >= (one_thread ? 128 * 128 * 128 : SG_PARALLEL_WORK);
+}
+
 int em_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
@@ -509,6 +535,12 @@ int em_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
 
 bool em_sgemm_available(void)
 {
+    return false;
+}
+
+bool em_sgemm_suits(int64_t m, int64_t n, int64_t k)
+{
+    (void)m, (void)n, (void)k;
     return false;
 }
 
