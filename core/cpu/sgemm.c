@@ -253,6 +253,7 @@ SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, float *restri
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
             acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++, ap += SG_MR, bp += SG_NR) {
         __m512 b[2];
         if (copy) {
@@ -265,6 +266,9 @@ SG_INLINE void sg_kernel_tpl(int64_t kc, const float *restrict ap, float *restri
             }
             bs += bld;
         } else {
+            /* the panel streams from L2: ask for it 16 steps ahead */
+            sg_prefetch(bp, 16 * SG_NR);
+            sg_prefetch(bp, 16 * SG_NR + 16 * nv - 1);
 #pragma GCC unroll 2
             for (int v = 0; v < nv; v++)
                 b[v] = _mm512_load_ps(bp + 16 * v);
@@ -499,10 +503,11 @@ int em_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
     if (omp_in_parallel() || m * n * k < SG_PARALLEL_WORK)
         nt = 1;
     /* Each thread computes a block of C on its own (no waiting for each other): a share of
-     * the columns when there are enough panels of them, each packing all of A for itself; a
-     * share of the rows otherwise, each packing all of B (a narrow B then). */
+     * the rows, each packing all of B for itself (packing B costs less than packing A,
+     * whose 12-row panels are transposed); a share of the columns when C is much wider than
+     * tall, each packing all of A (a short A then). */
     int64_t np = sg_ceil(n, SG_NR), mp = sg_ceil(m, SG_MR);
-    bool by_columns = np >= 2 * nt && np * SG_NR >= mp * SG_MR / 4;
+    bool by_columns = np >= 2 * nt && n >= 2 * m;
     if (!by_columns && mp < 2 * nt)
         nt = 1;
     /* per thread: A panels, then a B block */
