@@ -1,16 +1,18 @@
 /* Ember's own float32 GEMM for x86-64 CPUs with AVX-512F:
  *   C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C, row-major, any leading dims.
- * OpenBLAS 0.3.21 reaches about 90% of this machine's peak on large squares and much less
- * on the thin products of a small network, so float32 products come here (blas.c).
- * GotoBLAS/BLIS structure: op(B) is copied a KC x NC block at a time into panels of NR
- * columns (the block stays in L2), op(A) a KC-deep block at a time into panels of MR rows
- * (one panel stays in L1), and a 12x32 micro-kernel keeps its tile of C in 24 zmm
- * registers for the whole KC-deep step. Packing absorbs the transposes and the ragged
- * edges (panels are zero-padded, so the micro-kernel never reads outside them); edge tiles
- * of C go through a masked merge. Threads split the columns of C (and share the packed A
- * block) or, for tall thin products, the rows; inside an OpenMP region everything runs on
- * the calling thread, as OpenBLAS does, so callers that run one sample per thread keep
- * working. float64 and CPUs without AVX-512 stay on OpenBLAS. */
+ * OpenBLAS 0.3.21 (SkylakeX kernels) reaches about 90% of this machine's peak on large
+ * squares and much less on the thin products of a small network; this kernel matches it on
+ * large squares and beats it on mid-sized and thin products, so blas.c sends float32 here
+ * where it wins (em_sgemm_suits: not the tiny or very narrow ones).
+ * GotoBLAS/BLIS structure: op(B) is packed a KC x NC block at a time into panels of NR
+ * columns (the block stays in L2), op(A) a panel of MR rows at a time (it stays in L1), and
+ * a 12x32 micro-kernel keeps its tile of C in 24 zmm registers for the whole KC-deep step.
+ * Packing absorbs the transposes and the ragged edges (panels are zero-padded, so the
+ * micro-kernel never reads outside them); edge tiles of C go through a masked merge. Each
+ * thread computes its own block of rows (or columns) of C with its own buffers, so threads
+ * never wait for each other; inside an OpenMP region everything runs on the calling thread,
+ * as OpenBLAS does, so callers that run one sample per thread keep working. float64 and
+ * CPUs without AVX-512 stay on OpenBLAS. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -188,31 +190,12 @@ SG_ATTR static void sg_pack_a(float *restrict dst, const float *a, int64_t lda, 
         sg_transpose_piece(dst + p * SG_MR, SG_MR, sg_mask(SG_MR), s + p, lda, mr, sg_min(16, kc - p), SG_MR * lda);
 }
 
-/* A block of B panels: dst (nc / NR panels of (kc, NR)) [q][p][j] = op(B)[p0 + p][j0 + q NR + j],
- * columns past nc zero. op(B)[p][j] is b[p * ldb + j], or b[j * ldb + p] when tb. */
-SG_ATTR static void sg_pack_b(float *restrict dst, const float *b, int64_t ldb, bool tb, int64_t p0, int64_t kc,
-                              int64_t j0, int64_t nc)
+/* A block of B panels when op(B) is b transposed (otherwise the first sweep over the
+ * block packs it, see sg_kernel_tpl): dst (nc / NR panels of (kc, NR)) [q][p][j] =
+ * op(B)[p0 + p][j0 + q NR + j] = b[(j0 + q NR + j) * ldb + p0 + p], columns past nc zero. */
+SG_ATTR static void sg_pack_bt(float *restrict dst, const float *b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                               int64_t nc)
 {
-    int64_t full = nc / SG_NR, rest = nc - full * SG_NR;
-    if (!tb) {
-        /* row by row, so that the reads run along rows of b (the prefetchers follow them) */
-        __mmask16 m0 = sg_mask(rest), m1 = sg_mask(rest - 16);
-        for (int64_t p = 0; p < kc; p++) {
-            const float *s = b + (p0 + p) * ldb + j0;
-            float *d = dst + p * SG_NR;
-            for (int64_t q = 0; q < full; q++, s += SG_NR, d += kc * SG_NR) {
-                sg_prefetch(s, 4 * ldb);
-                sg_prefetch(s, 4 * ldb + 16);
-                _mm512_store_ps(d, _mm512_loadu_ps(s));
-                _mm512_store_ps(d + 16, _mm512_loadu_ps(s + 16));
-            }
-            if (rest) {
-                _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, s));
-                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
-            }
-        }
-        return;
-    }
     /* columns of op(B) are rows of b, contiguous in p: transpose 16 x 16 pieces */
     for (int64_t q = 0; q * SG_NR < nc; q++) {
         int64_t nr = sg_min(SG_NR, nc - q * SG_NR);
@@ -415,7 +398,7 @@ static void sg_block(const sg_args *g, int64_t r_lo, int64_t r_hi, int64_t c_lo,
                 int64_t nc = sg_min(ncb, c_hi - jc), sweep = sg_ceil(nc, SG_NR);
                 bool pack = !keep || jc == c_lo;
                 if (!fused)
-                    sg_pack_b(bp, g->b, g->ldb, g->tb, pc, kc, jc, nc); /* panels of (kc, NR) */
+                    sg_pack_bt(bp, g->b, g->ldb, pc, kc, jc, nc); /* panels of (kc, NR) */
                 for (int64_t ir = ic; ir < ie; ir += SG_MR) {
                     int64_t rows = sg_min(SG_MR, ie - ir);
                     float *panel = keep ? ap + (ir - ic) * kc : ap; /* (kc, MR) */
