@@ -34,12 +34,12 @@
  * B); 24 accumulators + 2 B vectors + 1 broadcast of the 32 zmm registers. */
 #define SG_MR 12
 #define SG_NR 32
-/* Depth of one packed step: an A panel (KC x MR, 18 KiB) stays in L1 (48 KiB) while
- * the B panels stream past it from L2. */
-#define SG_KC 384
-/* Columns of one thread's packed B block: KC x NC floats (768 KiB) stay in its L2. */
+/* Depth of one packed step: an A panel (KC x MR, 24 KiB) stays in L1 (48 KiB) while
+ * the B panels stream past it from L2 (384 measured 1% slower on 2048^2, same elsewhere). */
+#define SG_KC 512
+/* Columns of one thread's packed B block: KC x NC floats (1 MiB) stay in its L2 (2 MiB). */
 #define SG_NC 512
-/* Rows of A kept packed for the later blocks of columns (KC x MC floats, 3.5 MiB, read back
+/* Rows of A kept packed for the later blocks of columns (KC x MC floats, 4.7 MiB, read back
  * from L3 a panel at a time). */
 #define SG_MC 2400
 /* Below this many multiply-adds one thread is faster than waking the others (48^3: 1.9 us
@@ -427,7 +427,7 @@ static int64_t sg_a_elems(const sg_args *g, int64_t rows, int64_t cols, int64_t 
  * needs more (a multithreaded call takes a slice per thread). Not the caching allocator:
  * its large blocks go back to the system when other sizes are asked for, and fresh pages
  * cost ~10 us each here on first touch (a GRU training step spent 8% more time in page
- * faults). At most ~4.5 MiB per slice (KC x (MC + NC) floats); like OpenBLAS's own
+ * faults). At most ~6 MiB per slice (KC x (MC + NC) floats); like OpenBLAS's own
  * buffers, they last as long as the thread. NULL when the memory cannot be had. */
 static _Thread_local float *sg_buf;
 static _Thread_local size_t sg_buf_bytes;
@@ -501,7 +501,7 @@ int em_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, con
     }
     sg_args g = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .b = b,
                  .c = c, .lda = lda, .ldb = ldb, .ldc = ldc};
-    g.kc = sg_ceil(k, sg_ceil(k, SG_KC)); /* even depth steps: 400 -> 200 + 200, not 384 + 16 */
+    g.kc = sg_ceil(k, sg_ceil(k, SG_KC)); /* even depth steps: 600 -> 300 + 300, not 512 + 88 */
     int nt = em_num_threads();
     if (omp_in_parallel() || m * n * k < SG_PARALLEL_WORK)
         nt = 1;

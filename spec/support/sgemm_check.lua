@@ -1,6 +1,6 @@
 -- Float32 matrix products against the float64 product of the same values (OpenBLAS
 -- dgemm), over the shapes that exercise a blocked GEMM: sizes on both sides of its tiles
--- (12x32 here, 16-deep packing steps, 384-deep blocks), all four transpose combinations,
+-- (12x32 here, 16-deep packing steps, 512-deep blocks), all four transpose combinations,
 -- leading dimensions past the row length, alpha/beta (beta = 0 with NaN in the input and
 -- in out), k = 0, bmm/matmul and products run one per thread. Used by linalg_spec.lua in
 -- process, and run as a script (`th spec/support/sgemm_check.lua`, printing "ok <cases>")
