@@ -1,7 +1,9 @@
 /* The CPU GEMM kernel (EM_K_GEMM): batched strided matrix products.
- * float32/float64 go to OpenBLAS, loaded with dlopen on first use so that `th` starts
- * fast and a machine without OpenBLAS still runs everything else; integer dtypes use a
- * plain C loop. An operand that is a transposed-contiguous view is handed to BLAS with
+ * float64 goes to OpenBLAS, loaded with dlopen on first use so that `th` starts fast and a
+ * machine without OpenBLAS still runs everything else; float32 goes to Ember's own AVX-512
+ * kernel (sgemm.c) where the CPU has AVX-512 and the shape suits it, to OpenBLAS otherwise
+ * (tiny and very narrow products, the matrix-vector and dot-product forms, other CPUs);
+ * integer dtypes use a plain C loop. An operand that is a transposed-contiguous view is handed to BLAS with
  * the transpose flag and its leading dimension instead of being copied; only layouts
  * BLAS cannot express (stride-0 rows, gaps in both dims) are packed first. */
 #include "../dispatch.h"
@@ -196,6 +198,12 @@ static int operand_prepare(const char *op, blas_operand *o, const char *p, int64
 static void blas_gemm_call(em_dtype dt, int ta, int tb, int m, int n, int k, double alpha, const char *a, int lda,
                            const char *b, int ldb, double beta, char *c, int ldc)
 {
+    /* float32 on AVX-512 CPUs: Ember's own kernel (sgemm.c) for the shapes it runs faster;
+     * OpenBLAS for the others, or if the packing buffers cannot be had */
+    if (dt == EM_FLOAT32 && em_sgemm_suits(m, n, k) &&
+        em_sgemm(ta == CBLAS_TRANS, tb == CBLAS_TRANS, m, n, k, (float)alpha, (const float *)a, lda,
+                 (const float *)b, ldb, (float)beta, (float *)c, ldc) == 0)
+        return;
     if (dt == EM_FLOAT32)
         blas.sgemm(CBLAS_ROW_MAJOR, ta, tb, m, n, k, (float)alpha, (const float *)a, lda, (const float *)b, ldb,
                    (float)beta, (float *)c, ldc);
@@ -402,7 +410,8 @@ static int cpu_gemm(const em_gemm_desc *d)
     if (nb == 0 || d->m == 0 || d->n == 0)
         return 0;
     /* Many small products: one per thread (the OpenMP OpenBLAS runs single-threaded
-     * inside our parallel region). Large ones: one at a time, BLAS uses the threads. */
+     * inside our parallel region, and so does Ember's sgemm). Large ones: one at a time,
+     * the GEMM uses the threads. */
     int64_t work = d->m * d->n * (d->k > 0 ? d->k : 1);
     bool parallel = nb > 1 && work < 128 * 128 * 128 && em_num_threads() > 1 && (!is_float || blas.openmp) &&
                     nb * work >= EM_PARALLEL_THRESHOLD;

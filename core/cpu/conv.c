@@ -13,10 +13,11 @@
  * multiple of 8: stride 1 runs direct (forward and weight-gradient micro-kernels read
  * a zero-padded copy of the image, no columns at all), other strides build the columns
  * in the packed layout of an 8x48 micro-kernel. The direct path also takes 5 or more
- * channels per group that are not a multiple of 8, as blocks of 8 with zero rows. The rest is OpenBLAS (float64, odd
- * channel counts, strided input-gradients).
- * Batches run one sample per thread (OpenBLAS single-threaded inside the region);
- * otherwise samples run in turn and OpenBLAS uses the threads. Buffers come from the
+ * channels per group that are not a multiple of 8, as blocks of 8 with zero rows. The rest is
+ * em_cpu_blas_gemm (float64, odd channel counts, strided input-gradients): OpenBLAS, or
+ * Ember's sgemm for float32 shapes it runs faster.
+ * Batches run one sample per thread (the GEMM single-threaded inside the region);
+ * otherwise samples run in turn and the GEMM uses the threads. Buffers come from the
  * caching allocator, so repeated calls reuse the same memory. */
 #include <stdbool.h>
 #include <stdint.h>
