@@ -49,7 +49,6 @@ typedef struct conv_plan {
     int64_t pdim[3], pvol; /* direct: padded image dims and their product */
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
-    bool wvec;       /* direct weight-gradient: sums kept as vectors until the end (small images) */
     int nt;          /* threads */
     int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
@@ -95,7 +94,6 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     p->wpack = NULL;
     p->direct = false;
     p->off = NULL;
-    p->wvec = false;
 }
 
 static bool fits_int(int64_t v)
@@ -547,117 +545,129 @@ static void direct_offsets(const conv_plan *p, int64_t *off)
     }
 }
 
-/* Weight gradient, stride 1: gW (og, R) += G (og, J) @ B^T with G the output gradient
- * on the padded grid (zeros at unused positions) and row r of B the padded image at
- * off[r]. A block of 8 output channels x 3 weight rows is summed along j in vectors
- * and reduced once per chunk of WG_JC positions (the chunk of G stays in L1). */
-#define WG_JC 1024
+/* Weight gradient, stride 1, as gW^T (R, og) += X (R, positions) @ G^T (positions, og):
+ * row r of X is the padded image read at off[r] + the grid position of each output, and
+ * G^T is the output gradient transposed once per sample, (os, ldg) with its columns past
+ * og zero. A micro-tile of WG_MR weight rows x up to 64 output channels (4 vectors) sits
+ * in 24 registers for the whole sample: per output position, WG_MR broadcasts of image
+ * elements and up to 4 vector loads of G^T feed 24 FMAs, with no horizontal sums. Each
+ * thread sums into its own gW^T (R, ldg) and transposes it into gW once at the end. */
+#define WG_MR 6
 
-/* gw[i * ldw + k] += sum_j G[i * ldg + j] * xp[off[k] + j], i < nrows (<= 8; G has 8 rows), k < nr (<= 3),
- * j < len (multiple of 16). With gv, the 16 lanes of each sum are added to gv[(i * ldw + k) * 16 ..] instead
- * (the horizontal sum, costly next to a short j loop, is left to the caller's end). */
-__attribute__((target("avx512f"))) static void ukernel_wgrad_8x3(int64_t len, const float *G, int64_t ldg,
-                                                                const float *xp, const int64_t *off, int nr,
-                                                                float *gw, int64_t ldw, int nrows, float *gv)
-{
-    const float *x0 = xp + off[0], *x1 = xp + off[nr > 1 ? 1 : 0], *x2 = xp + off[nr > 2 ? 2 : 0];
-#define INIT(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
-    INIT(0) INIT(1) INIT(2) INIT(3) INIT(4) INIT(5) INIT(6) INIT(7)
-#undef INIT
-    for (int64_t j = 0; j < len; j += 16) {
-        __m512 v0 = _mm512_loadu_ps(x0 + j), v1 = _mm512_loadu_ps(x1 + j), v2 = _mm512_loadu_ps(x2 + j);
-#define ROW(i)                                                                                                    \
+/* ct (nrows <= WG_MR rows, ldc apart; NV * 16 columns) += X rows at xp + off[0..] @ G^T columns */
+#define DEFINE_UKERNEL_WGT(NV)                                                                                    \
+    __attribute__((target("avx512f"))) static void ukernel_wgt_##NV(const conv_plan *p, const float *xp,         \
+                                                                   const int64_t *off, int nrows,                \
+                                                                   const float *gt, int64_t ldg, float *ct,      \
+                                                                   int64_t ldc)                                  \
     {                                                                                                             \
-        __m512 gi = _mm512_load_ps(G + i * ldg + j);                                                              \
-        a##i##0 = _mm512_fmadd_ps(gi, v0, a##i##0);                                                               \
-        a##i##1 = _mm512_fmadd_ps(gi, v1, a##i##1);                                                               \
-        a##i##2 = _mm512_fmadd_ps(gi, v2, a##i##2);                                                               \
+        const em_conv_geom *g = p->g;                                                                             \
+        const int64_t Hp = p->pdim[1], Wp = p->pdim[2], OW = g->out[2];                                           \
+        const float *x0 = xp + off[0], *x1 = xp + off[nrows > 1 ? 1 : 0], *x2 = xp + off[nrows > 2 ? 2 : 0];      \
+        const float *x3 = xp + off[nrows > 3 ? 3 : 0], *x4 = xp + off[nrows > 4 ? 4 : 0];                         \
+        const float *x5 = xp + off[nrows > 5 ? 5 : 0];                                                            \
+        __m512 c[WG_MR][NV];                                                                                      \
+        _Pragma("GCC unroll 8") for (int i = 0; i < WG_MR; i++)                                                   \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) c[i][v] = _mm512_setzero_ps();                  \
+        for (int64_t od = 0; od < g->out[0]; od++)                                                                \
+            for (int64_t oh = 0; oh < g->out[1]; oh++) {                                                          \
+                const int64_t base = (od * Hp + oh) * Wp;                                                         \
+                for (int64_t ow = 0; ow < OW; ow++, gt += ldg) {                                                  \
+                    __m512 b[NV];                                                                                 \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(gt + 16 * v);     \
+                    const int64_t j = base + ow;                                                                  \
+                    const __m512 a0 = _mm512_set1_ps(x0[j]), a1 = _mm512_set1_ps(x1[j]);                          \
+                    const __m512 a2 = _mm512_set1_ps(x2[j]), a3 = _mm512_set1_ps(x3[j]);                          \
+                    const __m512 a4 = _mm512_set1_ps(x4[j]), a5 = _mm512_set1_ps(x5[j]);                          \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                        \
+                        c[0][v] = _mm512_fmadd_ps(a0, b[v], c[0][v]);                                             \
+                        c[1][v] = _mm512_fmadd_ps(a1, b[v], c[1][v]);                                             \
+                        c[2][v] = _mm512_fmadd_ps(a2, b[v], c[2][v]);                                             \
+                        c[3][v] = _mm512_fmadd_ps(a3, b[v], c[3][v]);                                             \
+                        c[4][v] = _mm512_fmadd_ps(a4, b[v], c[4][v]);                                             \
+                        c[5][v] = _mm512_fmadd_ps(a5, b[v], c[5][v]);                                             \
+                    }                                                                                             \
+                }                                                                                                 \
+            }                                                                                                     \
+        _Pragma("GCC unroll 8") for (int i = 0; i < WG_MR; i++)                                                   \
+            if (i < nrows)                                                                                        \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                            \
+                    float *d = ct + i * ldc + 16 * v;                                                             \
+                    _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), c[i][v]));                              \
+                }                                                                                                 \
     }
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
-#undef ROW
-    }
-#define VSUM(i, k)                                                                                                \
-    _mm512_storeu_ps(gv + (i * ldw + k) * 16, _mm512_add_ps(_mm512_loadu_ps(gv + (i * ldw + k) * 16), a##i##k));
-#define SUM(i)                                                                                                    \
-    if (i < nrows && gv) {                                                                                        \
-        VSUM(i, 0)                                                                                                \
-        if (nr > 1)                                                                                               \
-            VSUM(i, 1)                                                                                            \
-        if (nr > 2)                                                                                               \
-            VSUM(i, 2)                                                                                            \
-    } else if (i < nrows) {                                                                                       \
-        gw[i * ldw] += _mm512_reduce_add_ps(a##i##0);                                                             \
-        if (nr > 1)                                                                                               \
-            gw[i * ldw + 1] += _mm512_reduce_add_ps(a##i##1);                                                     \
-        if (nr > 2)                                                                                               \
-            gw[i * ldw + 2] += _mm512_reduce_add_ps(a##i##2);                                                     \
-    }
-    SUM(0) SUM(1) SUM(2) SUM(3) SUM(4) SUM(5) SUM(6) SUM(7)
-#undef SUM
-#undef VSUM
-}
+DEFINE_UKERNEL_WGT(1)
+DEFINE_UKERNEL_WGT(2)
+DEFINE_UKERNEL_WGT(3)
+DEFINE_UKERNEL_WGT(4)
 
-/* gw[e] += the 16 lanes of gv[e * 16 ..], e < n */
-__attribute__((target("avx512f"))) static void wgrad_vec_reduce(float *gw, const float *gv, int64_t n)
+/* Columns of G^T and of a thread's gW^T: og rounded up to whole vectors. */
+static int64_t wgrad_ldg(const conv_plan *p)
 {
-    for (int64_t e = 0; e < n; e++)
-        gw[e] += _mm512_reduce_add_ps(_mm512_loadu_ps(gv + e * 16));
+    return (p->og + 15) / 16 * 16;
 }
 
-/* Floats of one thread's weight-gradient scratch: padded image, then G (ogp, Jpad); the
- * rows past og stay zero. */
-static int64_t wgrad_jpad(const conv_plan *p)
-{
-    return (p->wide + 15) / 16 * 16;
-}
-
+/* Floats of one thread's weight-gradient scratch: padded image, G^T (os, ldg), then
+ * gW^T of every group (groups, R, ldg). Zeroed once: the columns past og stay 0. */
 static int64_t wgrad_elems(const conv_plan *p)
 {
-    return direct_elems(p) + p->ogp * wgrad_jpad(p) + (p->wvec ? p->g->c_out * p->r * 16 : 0);
+    return direct_elems(p) + (p->os + p->g->groups * p->r) * wgrad_ldg(p);
 }
 
-/* A thread's vector sums (wvec): after its padded image and G. */
-static float *wgrad_vec(const conv_plan *p, float *scratch)
+static float *wgrad_acc(const conv_plan *p, float *scratch)
 {
-    return p->wvec ? scratch + direct_elems(p) + p->ogp * wgrad_jpad(p) : NULL;
+    return scratch + direct_elems(p) + p->os * wgrad_ldg(p);
 }
 
-static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const float *in, float *gw, double *gb,
+static void wgrad_sample(const conv_plan *p, int64_t n, const float *gout, const float *in, double *gb,
                          float *scratch)
 {
     const em_conv_geom *g = p->g;
-    int64_t Hp = p->pdim[1], Wp = p->pdim[2], jpad = wgrad_jpad(p);
-    float *xp = scratch, *G = scratch + direct_elems(p);
+    int64_t ldg = wgrad_ldg(p);
+    float *xp = scratch, *gt = scratch + direct_elems(p);
     for (int64_t gi = 0; gi < g->groups; gi++) {
-        const float *dy = gout + (n * g->c_out + gi * p->og) * p->os;
+        const float *dy = gout + (n * g->c_out + gi * p->og) * p->os; /* (og, os) */
         direct_fill(p, in + (n * g->c_in + gi * p->cg) * p->is, xp);
-        for (int64_t o = 0; o < p->og; o++) /* unused grid positions stay 0 */
-            for (int64_t od = 0; od < g->out[0]; od++)
-                for (int64_t oh = 0; oh < g->out[1]; oh++)
-                    memcpy(G + o * jpad + (od * Hp + oh) * Wp, dy + o * p->os + (od * g->out[1] + oh) * g->out[2],
-                           (size_t)g->out[2] * sizeof(float));
-        float *dw = gw + gi * p->og * p->r, *dv = p->wvec ? wgrad_vec(p, scratch) + gi * p->og * p->r * 16 : NULL;
-        for (int64_t j0 = 0; j0 < jpad; j0 += WG_JC) {
-            int64_t len = jpad - j0 < WG_JC ? jpad - j0 : WG_JC;
-            for (int64_t b = 0; b < p->ogp / CONV_MR; b++) {
-                int nrows = p->og - b * CONV_MR < CONV_MR ? (int)(p->og - b * CONV_MR) : CONV_MR;
-                for (int64_t r = 0; r < p->r; r += 3) {
-                    int nr = p->r - r < 3 ? (int)(p->r - r) : 3;
-                    ukernel_wgrad_8x3(len, G + b * CONV_MR * jpad + j0, jpad, xp + j0, p->off + r, nr,
-                                      dw + b * CONV_MR * p->r + r, p->r, nrows,
-                                      dv ? dv + (b * CONV_MR * p->r + r) * 16 : NULL);
+        for (int64_t q0 = 0; q0 < p->os; q0 += 16) { /* G^T in blocks of 16 positions (stays in L1) */
+            int64_t q1 = p->os - q0 < 16 ? p->os : q0 + 16;
+            for (int64_t o = 0; o < p->og; o++)
+                for (int64_t q = q0; q < q1; q++)
+                    gt[q * ldg + o] = dy[o * p->os + q];
+        }
+        float *acc = wgrad_acc(p, scratch) + gi * p->r * ldg; /* (R, ldg) */
+        for (int64_t o0 = 0; o0 < ldg; o0 += 64) {
+            int nv = (int)((ldg - o0) / 16 < 4 ? (ldg - o0) / 16 : 4);
+            for (int64_t r = 0; r < p->r; r += WG_MR) {
+                int nrows = p->r - r < WG_MR ? (int)(p->r - r) : WG_MR;
+                float *ct = acc + r * ldg + o0;
+                switch (nv) {
+                case 1: ukernel_wgt_1(p, xp, p->off + r, nrows, gt + o0, ldg, ct, ldg); break;
+                case 2: ukernel_wgt_2(p, xp, p->off + r, nrows, gt + o0, ldg, ct, ldg); break;
+                case 3: ukernel_wgt_3(p, xp, p->off + r, nrows, gt + o0, ldg, ct, ldg); break;
+                default: ukernel_wgt_4(p, xp, p->off + r, nrows, gt + o0, ldg, ct, ldg); break;
                 }
             }
         }
         if (gb)
             for (int64_t o = 0; o < p->og; o++) {
                 const float *row = dy + o * p->os;
-                float acc = 0;
+                float s = 0;
                 for (int64_t t = 0; t < p->os; t++)
-                    acc += row[t];
-                gb[gi * p->og + o] += acc;
+                    s += row[t];
+                gb[gi * p->og + o] += s;
             }
     }
+}
+
+/* gw (groups, og, R) += the thread's gW^T (groups, R, ldg) transposed */
+static void wgrad_finish(const conv_plan *p, float *gw, const float *scratch)
+{
+    int64_t ldg = wgrad_ldg(p);
+    const float *acc = scratch + direct_elems(p) + p->os * ldg;
+    for (int64_t gi = 0; gi < p->g->groups; gi++)
+        for (int64_t o = 0; o < p->og; o++)
+            for (int64_t r = 0; r < p->r; r++)
+                gw[(gi * p->og + o) * p->r + r] += acc[(gi * p->r + r) * ldg + o];
 }
 
 /* The direct forward; the packed weight is set up by the caller. 0 or -1. */
@@ -1034,8 +1044,6 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
         direct_offsets(&p, off);
         p.off = off;
         direct = true;
-        /* short rows of G: one horizontal sum per chunk would cost more than the products */
-        p.wvec = wgrad_jpad(&p) <= 512 && wn * 16 * (int64_t)sizeof(float) <= (1 << 20);
     }
 #endif
     /* accumulators: thread 0 writes gw itself, the others their own copy */
@@ -1071,15 +1079,15 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
                 char *scratch = cols ? cols + (size_t)t * stride : NULL;
 #ifdef CONV_HAVE_AVX512
                 if (direct) {
-                    wgrad_sample(&p, n, gout, in, (float *)(void *)mine, gbt, (float *)(void *)scratch);
+                    wgrad_sample(&p, n, gout, in, gbt, (float *)(void *)scratch);
                     continue;
                 }
 #endif
                 bwd_weight_sample(&p, n, gout, in, mine, gbt, scratch);
             }
 #ifdef CONV_HAVE_AVX512
-            if (direct && p.wvec)
-                wgrad_vec_reduce((float *)(void *)mine, wgrad_vec(&p, (float *)(void *)(cols + (size_t)t * stride)), wn);
+            if (direct)
+                wgrad_finish(&p, (float *)(void *)mine, (const float *)(const void *)(cols + (size_t)t * stride));
 #endif
         }
         for (int t = 1; t < nt; t++) {
@@ -1099,15 +1107,15 @@ static int cpu_conv_bwd_weight(const em_conv_geom *g, const void *gout, const vo
         for (int64_t n = 0; n < g->n; n++) {
 #ifdef CONV_HAVE_AVX512
             if (direct) {
-                wgrad_sample(&p, n, gout, in, gw, gb, (float *)(void *)cols);
+                wgrad_sample(&p, n, gout, in, gb, (float *)(void *)cols);
                 continue;
             }
 #endif
             bwd_weight_sample(&p, n, gout, in, gw, gb, cols);
         }
 #ifdef CONV_HAVE_AVX512
-        if (direct && p.wvec)
-            wgrad_vec_reduce(gw, wgrad_vec(&p, (float *)(void *)cols), wn);
+        if (direct)
+            wgrad_finish(&p, gw, (const float *)(const void *)cols);
 #endif
     }
     if (gbias) {
