@@ -49,6 +49,7 @@ typedef struct conv_plan {
     int64_t pdim[3], pvol; /* direct: padded image dims and their product */
     int64_t wide;    /* direct: positions on the padded-width grid up to the last output */
     int64_t *off;    /* direct: per row (c, kd, kh, kw) of the weight, its offset in the padded image */
+    const void *strips; /* direct forward: each strip's stores (direct_strip), the same for every sample */
     int nt;          /* threads */
     int inner;       /* threads over the strips of one sample, when samples run in turn */
     size_t es;
@@ -94,6 +95,7 @@ static void plan_init(conv_plan *p, const em_conv_geom *g)
     p->wpack = NULL;
     p->direct = false;
     p->off = NULL;
+    p->strips = NULL;
 }
 
 static bool fits_int(int64_t v)
@@ -479,29 +481,26 @@ typedef struct direct_store {
     int64_t base;
 } direct_store;
 
-/* yb (nrows <= 8 rows, ldy apart) <- the tile ct (8 x NR) through the strip's stores */
-__attribute__((target("avx512f"))) static void direct_put(const float *ct, float *yb, int64_t ldy,
-                                                         const direct_store *st, int nst, int nrows)
+/* A strip's grid positions that are outputs, as masked stores of runs contiguous in y. */
+typedef struct direct_strip {
+    int nst;
+    direct_store st[CONV_NR];
+} direct_strip;
+
+static int64_t direct_nstrips(const conv_plan *p)
 {
-    for (int i = 0; i < nrows; i++)
-        for (int k = 0; k < nst; k++)
-            _mm512_mask_storeu_ps(yb + i * ldy + st[k].base, st[k].m, _mm512_loadu_ps(ct + i * CONV_NR + st[k].v * 16));
+    return (p->wide + CONV_NR - 1) / CONV_NR;
 }
 
-static void direct_group(const conv_plan *p, const float *xp, const float *wp, const float *bias, float *y)
+static void direct_strips(const conv_plan *p, direct_strip *ds)
 {
     const em_conv_geom *g = p->g;
     int64_t Hp = p->pdim[1], Wp = p->pdim[2];
-    int64_t nstrips = (p->wide + CONV_NR - 1) / CONV_NR;
-#pragma omp parallel for num_threads(p->inner) if (p->inner > 1 && nstrips > 1) schedule(static)
-    for (int64_t sj = 0; sj < nstrips; sj++) {
-        int64_t j0 = sj * CONV_NR;
-        float ct[CONV_MR * CONV_NR];
-        direct_store st[CONV_NR];
-        /* the strip's grid positions that are outputs, as masked stores of runs contiguous in y */
+    for (int64_t sj = 0; sj < direct_nstrips(p); sj++) {
+        direct_store *st = ds[sj].st;
         int nst = 0;
         for (int64_t t = 0; t < CONV_NR; t++) {
-            int64_t j = j0 + t, ow = j % Wp, q = j / Wp, oh = q % Hp, od = q / Hp;
+            int64_t j = sj * CONV_NR + t, ow = j % Wp, q = j / Wp, oh = q % Hp, od = q / Hp;
             if (j >= p->wide || ow >= g->out[2] || oh >= g->out[1] || od >= g->out[0])
                 continue;
             int64_t pos = (od * g->out[1] + oh) * g->out[2] + ow;
@@ -513,6 +512,29 @@ static void direct_group(const conv_plan *p, const float *xp, const float *wp, c
                 nst++;
             }
         }
+        ds[sj].nst = nst;
+    }
+}
+
+/* yb (nrows <= 8 rows, ldy apart) <- the tile ct (8 x NR) through the strip's stores */
+__attribute__((target("avx512f"))) static void direct_put(const float *ct, float *yb, int64_t ldy,
+                                                         const direct_store *st, int nst, int nrows)
+{
+    for (int i = 0; i < nrows; i++)
+        for (int k = 0; k < nst; k++)
+            _mm512_mask_storeu_ps(yb + i * ldy + st[k].base, st[k].m, _mm512_loadu_ps(ct + i * CONV_NR + st[k].v * 16));
+}
+
+static void direct_group(const conv_plan *p, const float *xp, const float *wp, const float *bias, float *y)
+{
+    int64_t nstrips = direct_nstrips(p);
+    const direct_strip *strips = p->strips;
+#pragma omp parallel for num_threads(p->inner) if (p->inner > 1 && nstrips > 1) schedule(static)
+    for (int64_t sj = 0; sj < nstrips; sj++) {
+        int64_t j0 = sj * CONV_NR;
+        float ct[CONV_MR * CONV_NR];
+        const direct_store *st = strips[sj].st;
+        int nst = strips[sj].nst;
         for (int64_t b = 0; b < p->ogp / CONV_MR; b++) {
             int nrows = p->og - b * CONV_MR < CONV_MR ? (int)(p->og - b * CONV_MR) : CONV_MR;
             ukernel_direct_8x48(p->r, wp + b * p->r * CONV_MR, xp + j0, p->off, ct, bias ? bias + b * CONV_MR : NULL,
@@ -676,15 +698,21 @@ static int direct_forward(conv_plan *p, const float *in, const float *bias, floa
     const em_conv_geom *g = p->g;
     size_t obytes = (size_t)p->r * sizeof(int64_t);
     size_t xbytes = (size_t)(p->nt * direct_elems(p)) * sizeof(float);
+    size_t sbytes = (size_t)direct_nstrips(p) * sizeof(direct_strip);
     int64_t *off = em_alloc_cpu(obytes);
     float *xp = off ? em_alloc_cpu(xbytes) : NULL;
-    if (!xp) {
+    direct_strip *strips = xp ? em_alloc_cpu(sbytes) : NULL;
+    if (!strips) {
+        if (xp)
+            em_free_cpu(xp, xbytes);
         if (off)
             em_free_cpu(off, obytes);
         return -1;
     }
     direct_offsets(p, off);
+    direct_strips(p, strips);
     p->off = off;
+    p->strips = strips;
     memset(xp, 0, xbytes);
     int64_t stride = direct_elems(p);
     if (p->parallel) {
@@ -695,6 +723,7 @@ static int direct_forward(conv_plan *p, const float *in, const float *bias, floa
         for (int64_t n = 0; n < g->n; n++)
             direct_sample(p, n, in, bias, out, xp);
     }
+    em_free_cpu(strips, sbytes);
     em_free_cpu(xp, xbytes);
     em_free_cpu(off, obytes);
     return 0;
