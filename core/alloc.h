@@ -1,8 +1,10 @@
 /* Caching allocator for CPU tensor storage.
  * First touch of fresh memory is expensive here (~10 us per 4 KiB page), so freed
- * blocks are kept in per-size-class free lists and handed out again instead of going
- * back to the system. The cache is emptied on em_alloc_empty_cache(), when an
- * allocation fails, or when it grows past a quarter of physical memory. */
+ * blocks are kept and handed out again instead of going back to the system: small ones
+ * in per-size-class free lists, large ones (1 MiB and up) as free parts of segments that
+ * later requests are carved from. em_alloc_empty_cache() (and a failed allocation)
+ * gives back the small free lists and every segment with nothing in use; the cache never
+ * grows past a quarter of physical memory. */
 #ifndef EM_ALLOC_H
 #define EM_ALLOC_H
 

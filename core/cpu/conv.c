@@ -15,7 +15,9 @@
  * in the packed layout of an 8x48 micro-kernel. The direct path also takes 5 or more
  * channels per group that are not a multiple of 8, as blocks of 8 with zero rows. The rest is
  * em_cpu_blas_gemm (float64, odd channel counts, strided input-gradients): OpenBLAS, or
- * Ember's sgemm for float32 shapes it runs faster.
+ * Ember's sgemm for float32 shapes it runs faster. A forward with at most 64 output
+ * positions per sample (the deep layers of a ResNet) puts the columns of several samples
+ * side by side, so one GEMM gets full tiles.
  * Batches run one sample per thread (the GEMM single-threaded inside the region);
  * otherwise samples run in turn and the GEMM uses the threads. Buffers come from the
  * caching allocator, so repeated calls reuse the same memory. */
